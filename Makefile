@@ -1,0 +1,95 @@
+# streamsuite: `make up` runs the local stack, `make test` runs every check.
+# Everything the targets need is installed under .cache/ (git-ignored) on first use.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+CACHE := $(CURDIR)/.cache
+TOOLS := $(CACHE)/tools
+UV_VERSION := 0.13.8
+UV := $(TOOLS)/bin/uv
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+
+export UV_CACHE_DIR := $(CACHE)/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS := 1
+export UV_LINK_MODE := copy
+export STREAMSUITE_CACHE := $(CACHE)
+
+PACKAGES := services/common dev
+PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# --- tools and the virtualenv ---
+
+$(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock $(PYPROJECTS)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.synced ## create .venv with the locked dependencies
+
+.PHONY: lock
+lock: $(UV) ## re-resolve uv.lock after changing a pyproject.toml
+	$(UV) lock --python $(PYTHON)
+
+.PHONY: system-deps
+system-deps: ## install Java and Maven from Debian when missing (needs root)
+	@bash dev/system-deps.sh
+
+# --- the local stack ---
+
+.PHONY: up
+up: venv system-deps ## run Kafka, PostgreSQL and the services in the foreground (Ctrl-C stops)
+	@$(BIN)/devstack up
+
+.PHONY: down
+down: venv ## stop a stack started by `make up` in another terminal
+	@$(BIN)/devstack down
+
+.PHONY: status
+status: venv ## show what the local stack runs and whether it answers
+	@$(BIN)/devstack status
+
+.PHONY: logs
+logs: venv ## follow the logs of the local stack
+	@$(BIN)/devstack logs
+
+# --- checks ---
+
+.PHONY: lint
+lint: venv ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: fmt
+fmt: venv ## format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: unit
+unit: venv ## unit tests only (no Kafka or PostgreSQL needed)
+	$(BIN)/pytest -m "not integration and not e2e"
+
+.PHONY: docs
+docs: venv ## regenerate the configuration reference in README.md
+	$(BIN)/python -m devstack.docs --write README.md
+
+.PHONY: test
+test: lint system-deps ## every check: lint, unit, integration and e2e tests on real Kafka + PostgreSQL
+	$(BIN)/devstack run -- $(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: clean
+clean: ## remove the virtualenv and local stack state (keeps downloads in .cache)
+	rm -rf $(VENV) var

@@ -1,0 +1,180 @@
+"""``devstack``: the local stack's command line (what ``make up/down/status/logs/test`` call).
+
+devstack up            everything in the foreground; Ctrl-C stops all of it
+devstack down          stop a stack that `up` runs in another terminal
+devstack status        what runs, and whether it answers
+devstack logs          follow var/log/*.log
+devstack run -- CMD    run CMD with Kafka and PostgreSQL up (reusing a running stack)
+devstack fetch         download the Kafka jars into the cache only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import psycopg2
+
+from devstack import services
+from devstack.kafka import fetch
+from devstack.procs import StackError, pid_alive
+from devstack.settings import SettingsError, StackSettings
+from devstack.stack import Stack, backing_services, http_ok, owner_pid
+
+EXIT_FAILED = 1
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT arrived: unwind and stop what was started."""
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _install_stop_handlers() -> None:
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+
+
+def _banner(settings: StackSettings, started: list[services.ServiceSpec], took_s: float) -> str:
+    lines = [
+        f"streamsuite local stack is up ({took_s:.1f}s)",
+        f"  kafka       {settings.bootstrap}   topics: {settings.topic}, {settings.dlq_topic}",
+        f"  postgres    127.0.0.1:{settings.pg_port}/{settings.database}"
+        f"   roles: {settings.writer_role}, {settings.reader_role}",
+    ]
+    if settings.database_url:
+        lines[-1] = "  postgres    DATABASE_URL" + f"   database: {settings.database}"
+    for spec in started:
+        base = f"http://127.0.0.1:{spec.port}"
+        page = f"{base}{spec.ui_path}   " if spec.ui_path else ""
+        lines.append(f"  {spec.name:<11} {page}{base}/healthz {base}/readyz {base}/metrics")
+    if not started:
+        lines.append("  services    none installed yet")
+    lines += [
+        f"  inbox       {settings.inbox}  (drop .json/.yaml files here)",
+        f"  logs        {settings.logs}  (`make logs`)",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_up(settings: StackSettings) -> int:
+    started_at = time.monotonic()
+    stack = Stack(settings)
+    _install_stop_handlers()
+    try:
+        stack.claim()
+        print(f"starting Kafka and PostgreSQL (state in {settings.var}) ...", flush=True)
+        stack.start_backing()
+        started = stack.start_services()
+        print(_banner(settings, started, time.monotonic() - started_at), flush=True)
+        while True:
+            dead = stack.dead_child()
+            if dead is not None:
+                raise dead.exited_error()
+            time.sleep(1)
+    except _Stop:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+def cmd_down(settings: StackSettings) -> int:
+    pid = owner_pid(settings)
+    if pid is None:
+        print(f"no stack is running in {settings.var}")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 90
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid_alive(pid):
+        print(f"devstack (pid {pid}) did not stop within 90s", file=sys.stderr)
+        return EXIT_FAILED
+    print("stopped.")
+    return 0
+
+
+def cmd_status(settings: StackSettings) -> int:
+    owner = owner_pid(settings)
+    print(f"stack in {settings.var}: " + (f"running (pid {owner})" if owner else "not running"))
+    names = ["kafka", "postgres", *(spec.name for spec in services.SERVICES if spec.installed)]
+    for name in names:
+        try:
+            pid = int((settings.run / f"{name}.pid").read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        state = f"running (pid {pid})" if pid and pid_alive(pid) else "stopped"
+        spec = next((s for s in services.SERVICES if s.name == name), None)
+        if spec is not None and pid and pid_alive(pid):
+            ready = http_ok(f"http://127.0.0.1:{spec.port}/readyz")
+            state += ", ready" if ready else ", NOT ready"
+        print(f"  {name:<11} {state}")
+    return 0 if owner else 3
+
+
+def cmd_logs(settings: StackSettings) -> int:
+    logs = sorted(settings.logs.glob("*.log"))
+    if not logs:
+        print(f"no logs yet in {settings.logs}")
+        return 0
+    try:
+        return subprocess.call(["tail", "-n", "20", "-F", *map(str, logs)])
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_run(settings: StackSettings, command: list[str]) -> int:
+    if not command:
+        print("devstack run: give the command after --", file=sys.stderr)
+        return EXIT_FAILED
+    _install_stop_handlers()
+    try:
+        with backing_services(settings) as env:
+            return subprocess.call(command, env={**os.environ, **env})
+    except _Stop:
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status", "logs", "fetch"):
+        sub.add_parser(name)
+    run = sub.add_parser("run")
+    run.add_argument("argv", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        settings = StackSettings.from_env()
+        if args.command == "up":
+            return cmd_up(settings)
+        if args.command == "down":
+            return cmd_down(settings)
+        if args.command == "status":
+            return cmd_status(settings)
+        if args.command == "logs":
+            return cmd_logs(settings)
+        if args.command == "fetch":
+            print(fetch(settings))
+            return 0
+        command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        return cmd_run(settings, command)
+    except (StackError, SettingsError) as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except psycopg2.Error as exc:
+        print(f"devstack: postgres: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The streamsuite services the local stack runs, and the config file each one gets.
+
+A service appears here when its package lands; one that is not installed is skipped, so the
+stack runs whatever exists. Each gets a YAML config in var/config/ written with the original
+keys, and its password as a file (STREAMSUITE_DATABASE__USER_PWD_FILE), as in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from devstack.settings import StackSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str  # started as `python -m <module> --cfg <file> [args]`
+    port: int  # its HTTP port: health and metrics, plus the API or UI where it has one
+    db_role: str | None = None  # "writer", "reader" or None when it does not use PostgreSQL
+    args: tuple[str, ...] = ()
+    ui_path: str | None = None  # a page worth opening, printed at start-up
+
+    @property
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+
+# Filled in as the services land (publisher, ingestor, query-api, web).
+SERVICES: tuple[ServiceSpec, ...] = ()
+
+
+def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
+    """The --cfg file of one service: original keys plus its HTTP port, no secrets."""
+    tree: dict[str, Any] = {
+        "KAFKA": {
+            "BOOTSTRAP_SERVERS": settings.bootstrap,
+            "TOPIC": settings.topic,
+            "DLQ_TOPIC": settings.dlq_topic,
+            "COMPRESSION": "gzip",
+            "PRODUCER_CLIENT_ID": f"streamsuite-{spec.name}",
+            "CONSUMER_CLIENT_ID": f"streamsuite-{spec.name}",
+        },
+        "HTTP": {"HOST": "127.0.0.1", "PORT": spec.port},
+    }
+    if spec.db_role is not None:
+        tree["DATABASE"] = {
+            "HOST": "127.0.0.1",
+            "PORT": settings.pg_port,
+            "DBNAME": settings.database,
+            "DBUSER": role_name(spec, settings),
+        }
+    return tree
+
+
+def role_name(spec: ServiceSpec, settings: StackSettings) -> str:
+    return settings.writer_role if spec.db_role == "writer" else settings.reader_role
+
+
+def command(spec: ServiceSpec, config_path: str) -> list[str]:
+    return [sys.executable, "-m", spec.module, "--cfg", config_path, *spec.args]
+
+
+def environment(
+    spec: ServiceSpec, settings: StackSettings, base: Mapping[str, str]
+) -> dict[str, str]:
+    env = {key: value for key, value in base.items() if not key.startswith("STREAMSUITE_")}
+    env["STREAMSUITE_LOG__FORMAT"] = "json"
+    if spec.db_role is not None:
+        password_file = settings.secrets / f"{role_name(spec, settings)}.password"
+        env["STREAMSUITE_DATABASE__USER_PWD_FILE"] = str(password_file)
+    return env
+
+
+def write_config(spec: ServiceSpec, settings: StackSettings) -> str:
+    path = settings.var / "config" / f"{spec.name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {spec.name}: written by devstack on every `make up`.\n"
+        + yaml.safe_dump(config_tree(spec, settings), sort_keys=False)
+    )
+    return str(path)

@@ -1,0 +1,3 @@
+from streamsuite_common.check import main
+
+raise SystemExit(main())
