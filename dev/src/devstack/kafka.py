@@ -11,11 +11,11 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from streamsuite_common.config import KafkaSettings
-from streamsuite_common.kafka import client_options, connect_admin, ensure_topics
 
 from devstack.procs import Child, StackError, require_free_port, wait_until
 from devstack.settings import KAFKA_VERSION, StackSettings
+from streamsuite_common.config import KafkaSettings
+from streamsuite_common.kafka import client_options, connect_admin, ensure_topics
 
 PROBE_TOPIC = "streamsuite.probe"
 

@@ -121,7 +121,8 @@ class LocalPostgres:
                 [str(binaries / "initdb"), "-D", str(self.data), "-U", "postgres",
                  "--encoding=UTF8", "--no-locale", "--auth-local=trust",
                  "--auth-host=scram-sha-256"],
-                user=user, capture_output=True, text=True, check=False,
+                user=user, group=user, extra_groups=[] if user else None,
+                capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
                 raise StackError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")

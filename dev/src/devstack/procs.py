@@ -49,13 +49,19 @@ def require_free_port(port: int, what: str, variable: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while the process runs; an exited one that its parent has not reaped yet (a
+    zombie) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: the signal check above is all we have
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 class Child:
@@ -96,6 +102,9 @@ class Child:
                 env=self.env,
                 cwd=self.cwd,
                 user=self.user,
+                # Drop root's groups too: a root-group directory would otherwise deny traversal.
+                group=self.user,
+                extra_groups=[] if self.user else None,
                 start_new_session=True,
                 preexec_fn=_die_with_parent(self.stop_signal),
             )

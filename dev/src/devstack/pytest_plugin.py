@@ -16,11 +16,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 from psycopg2 import sql
-from streamsuite_common.config import DatabaseSettings, KafkaSettings
-from streamsuite_common.kafka import connect_admin, ensure_topics
 
 from devstack.settings import StackSettings
 from devstack.stack import read_env_file
+from streamsuite_common.config import DatabaseSettings, KafkaSettings
+from streamsuite_common.kafka import connect_admin, ensure_topics
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -29,7 +29,7 @@ class SettingsError(Exception):
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default))
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise SettingsError(f"{name}={raw!r} is not a port number (1-65535)")
     return int(raw)
 
@@ -57,7 +57,7 @@ class StackSettings:
         env = os.environ if env is None else env
         root = repo_root()
         partitions = env.get("DEVSTACK_PARTITIONS", "3")
-        if not partitions.isdigit() or int(partitions) < 1:
+        if not (partitions.isascii() and partitions.isdigit()) or int(partitions) < 1:
             raise SettingsError(f"DEVSTACK_PARTITIONS={partitions!r} is not a positive number")
         return cls(
             root=root,

@@ -136,18 +136,27 @@ def one_of(*choices: str, case: Callable[[str], str] = str.lower) -> Callable[[A
     return parse
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)$")
 
 
 def as_host_port_list(value: Any) -> tuple[str, ...]:
     """``host:port[,host:port…]`` (or a YAML list of them) into a tuple of addresses."""
-    items = value if isinstance(value, list) else str(value).split(",")
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     addresses = tuple(str(item).strip() for item in items if str(item).strip())
     if not addresses:
         raise ValueError("expected host:port[,host:port...], got nothing")
     for address in addresses:
         host, sep, port = address.rpartition(":")
-        if not sep or not _HOST.match(host) or not port.isdigit() or not 0 < int(port) < 65536:
+        if (
+            not sep
+            or not _HOST.fullmatch(host)
+            or not _is_number(port)
+            or not 0 < int(port) < 65536
+        ):
             raise ValueError(f"{address!r} is not host:port (port 1-65535)")
     return addresses
 
@@ -157,7 +166,7 @@ _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 def as_topic(value: Any) -> str:
     name = as_str(value)
-    if not _TOPIC.match(name) or name in {".", ".."}:
+    if not _TOPIC.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"{name!r} is not a Kafka topic name (letters, digits, '.', '_', '-')")
     return name
 
@@ -374,13 +383,14 @@ def load_section(
     for field, spec in specs(section):
         raw = _raw_value(name, spec, tree, env)
         if raw is _REQUIRED:
-            raw = (defaults or {}).get(spec.key, spec.default)
-            if raw is _REQUIRED:
+            raw = (defaults or {}).get(spec.key, _REQUIRED)
+        if raw is _REQUIRED:
+            if spec.required:
                 raise ConfigError(
                     f"{name}.{spec.key}: missing (set it in the --cfg file or "
                     f"{env_name(name, spec.key)})"
                 )
-            values[field.name] = raw
+            values[field.name] = spec.default
             continue
         try:
             values[field.name] = spec.parse(raw)

@@ -49,7 +49,7 @@ _PERMANENT_REFUSALS = (
     "password authentication failed",
     "no pg_hba.conf entry",
     "does not exist",
-    "role is not permitted to log in",
+    "is not permitted to log in",
 )
 
 

@@ -60,7 +60,9 @@ def configure_logging(service: str, settings: LogSettings, stream: IO[str] | Non
     root.handlers = [handler]
     root.setLevel(level)
     for name in _QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
+        logging.getLogger(name).setLevel(
+            level if level <= logging.DEBUG else max(level, logging.WARNING)
+        )
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -1,0 +1,156 @@
+"""`devstack up` (what `make up` runs) as a person uses it: start, look, Ctrl-C, start again.
+
+Runs a stack of its own (temp var/, free ports) beside the shared test stack, reusing the
+downloaded Kafka jars from the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from devstack.procs import pid_alive, port_in_use
+from streamsuite_common.config import KafkaSettings
+from streamsuite_common.kafka import KafkaProbe
+
+DEVSTACK = [sys.executable, "-m", "devstack.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningUp:
+    """A `devstack up` child whose output lines are collected as they come."""
+
+    def __init__(self, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [*DEVSTACK, "up"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any(text in line for line in self.seen):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {text!r} within {timeout_s}s; output: {self.seen}"
+            try:
+                self.seen.append(self.lines.get(timeout=min(remaining, 1)))
+            except queue.Empty:
+                assert self.proc.poll() is None, f"devstack up exited early: {self.seen}"
+
+    def interrupt(self, timeout_s: float = 120) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout_s)
+
+
+@pytest.fixture
+def stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
+    var = Path(tmp_path_factory.mktemp("var"))
+    env = {
+        **os.environ,
+        "DEVSTACK_VAR": str(var),
+        "DEVSTACK_KAFKA_PORT": str(_free_port()),
+        "DEVSTACK_KAFKA_CONTROLLER_PORT": str(_free_port()),
+        "DEVSTACK_PG_PORT": str(_free_port()),
+    }
+    env.pop("DATABASE_URL", None)
+    yield env
+    subprocess.run([*DEVSTACK, "down"], env=env, check=False, timeout=120)
+
+
+def _recorded_pids(var: Path) -> dict[str, int]:
+    return {path.stem: int(path.read_text()) for path in (var / "run").glob("*.pid")}
+
+
+def test_up_serves_kafka_and_postgres_and_ctrl_c_leaves_nothing_behind(stack_env):
+    var = Path(stack_env["DEVSTACK_VAR"])
+    kafka_port = int(stack_env["DEVSTACK_KAFKA_PORT"])
+    pg_port = int(stack_env["DEVSTACK_PG_PORT"])
+
+    up = RunningUp(stack_env)
+    up.wait_for("Ctrl-C stops everything.")
+    banner = "\n".join(up.seen)
+    assert f"127.0.0.1:{kafka_port}" in banner
+    assert f"inbox       {var / 'inbox'}" in banner
+
+    KafkaProbe(KafkaSettings(bootstrap_servers=(f"127.0.0.1:{kafka_port}",)))()
+    password = (var / "secrets" / "streamsuite_writer.password").read_text().strip()
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=pg_port, dbname="streamsuite",
+        user="streamsuite_writer", password=password,
+    )  # fmt: skip
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+    conn.close()
+    pids = _recorded_pids(var)
+    assert {"devstack", "kafka", "postgres"} <= set(pids)
+
+    assert up.interrupt() == 0
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    assert not [port for port in (kafka_port, pg_port) if port_in_use(port)]
+
+    # A second start reuses the downloads and the data.
+    again = RunningUp(stack_env)
+    again.wait_for("Ctrl-C stops everything.")
+    assert not any("fetching" in line for line in again.seen)
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=pg_port, dbname="streamsuite",
+        user="streamsuite_writer", password=password,
+    )  # fmt: skip
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT x FROM kept")
+        assert cur.fetchall() == [(42,)]
+    conn.close()
+    assert again.interrupt() == 0
+
+
+def test_up_refuses_a_taken_port_with_one_line(stack_env):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        env = {**stack_env, "DEVSTACK_KAFKA_PORT": str(squatter.getsockname()[1])}
+        result = subprocess.run(
+            [*DEVSTACK, "up"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1, result.stderr
+    assert f"port {env['DEVSTACK_KAFKA_PORT']} (Kafka) is taken" in errors[0]
+
+
+def test_down_stops_a_stack_running_elsewhere(stack_env):
+    up = RunningUp(stack_env)
+    up.wait_for("Ctrl-C stops everything.")
+    pids = _recorded_pids(Path(stack_env["DEVSTACK_VAR"]))
+
+    result = subprocess.run(
+        [*DEVSTACK, "down"], env=stack_env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert up.proc.wait(60) == 0
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]
