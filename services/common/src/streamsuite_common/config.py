@@ -171,6 +171,16 @@ def as_topic(value: Any) -> str:
     return name
 
 
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def as_identifier(value: Any) -> str:
+    name = as_str(value)
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{name!r} is not a lower-case SQL identifier (a-z, 0-9, _; 63 at most)")
+    return name
+
+
 # --- sections shared by every service ---
 
 
@@ -264,6 +274,12 @@ class DatabaseSettings:
     dbuser: str = setting("DBUSER", parse=as_nonempty_str, help="Role to connect as.")
     user_pwd: str = setting(
         "USER_PWD", "", secret=True, help="Password of that role; prefer `..._FILE` or the env."
+    )
+    schema: str = setting(
+        "SCHEMA",
+        "streamsuite",
+        parse=as_identifier,
+        help="Schema that holds streamsuite's tables (tests use one each).",
     )
     sslmode: str = setting(
         "SSLMODE",

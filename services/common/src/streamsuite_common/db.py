@@ -32,6 +32,8 @@ def connect_kwargs(settings: DatabaseSettings, *, application_name: str) -> dict
         "sslmode": settings.sslmode,
         "connect_timeout": _ATTEMPT_TIMEOUT_S,
         "application_name": application_name,
+        # Unqualified table names resolve to streamsuite's schema (validated as an identifier).
+        "options": f"-c search_path={settings.schema}",
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 5,

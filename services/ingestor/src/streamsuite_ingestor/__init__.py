@@ -1,0 +1,1 @@
+"""Ingestor: consumes the records topic into PostgreSQL with an exactly-once effect."""
