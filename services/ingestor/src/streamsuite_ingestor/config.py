@@ -1,0 +1,119 @@
+"""The ingestor's settings: the shared sections plus its own ``INGESTOR`` section."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from streamsuite_common import config
+from streamsuite_common.config import (
+    ConfigError,
+    DatabaseSettings,
+    HttpSettings,
+    KafkaSettings,
+    LogSettings,
+    as_bool,
+    as_int,
+    as_seconds,
+    as_str,
+    setting,
+)
+
+SERVICE = "streamsuite-ingestor"
+DEFAULTS: Mapping[str, Mapping[str, Any]] = {"HTTP": {"PORT": 9102}}
+
+
+def _as_role(value: Any) -> str:
+    # Empty means "grant nothing": a database without a separate read-only role.
+    text = as_str(value)
+    return config.as_identifier(text) if text else ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IngestorSettings:
+    SECTION: ClassVar[str] = "INGESTOR"
+
+    group_id: str = setting(
+        "GROUP_ID",
+        "streamsuite-ingestor",
+        parse=config.as_nonempty_str,
+        help="Kafka consumer group; replicas with the same group share the partitions.",
+    )
+    batch_size: int = setting(
+        "BATCH_SIZE",
+        500,
+        parse=as_int(1, 50_000),
+        help="Most messages stored in one database transaction.",
+    )
+    batch_timeout_ms: int = setting(
+        "BATCH_TIMEOUT_MS",
+        500,
+        parse=as_int(1, 60_000),
+        help="How long one poll waits for messages when the topics are idle.",
+    )
+    max_document_bytes: int = setting(
+        "MAX_DOCUMENT_BYTES",
+        8 * 1024 * 1024,
+        parse=as_int(1, 256 * 1024 * 1024),
+        help="Larger messages become dead letters (`too-large`) instead of rows.",
+    )
+    reader_role: str = setting(
+        "READER_ROLE",
+        "streamsuite_reader",
+        parse=_as_role,
+        help="Role granted USAGE on the schema and SELECT on its tables; empty grants nothing.",
+    )
+    routes_file: str = setting(
+        "ROUTES_FILE",
+        "",
+        help="YAML file of extra relational routes (see the ingestor README); "
+        "the `name`/`age` route is always on.",
+    )
+    migrate_on_start: bool = setting(
+        "MIGRATE_ON_START",
+        True,
+        parse=as_bool,
+        help="Apply pending database migrations at start-up (under an advisory lock).",
+    )
+    session_timeout_s: float = setting(
+        "SESSION_TIMEOUT_S",
+        45.0,
+        parse=as_seconds(6, 1800),
+        help="How long the group waits for a silent replica before moving its partitions.",
+    )
+
+    def check(self) -> None:
+        if not self.routes_file:
+            return
+        from streamsuite_ingestor.routes import RouteError, load_routes_file
+
+        if not os.path.isfile(self.routes_file):
+            raise ConfigError(f"INGESTOR.ROUTES_FILE: no such file {self.routes_file!r}")
+        try:
+            load_routes_file(self.routes_file)
+        except RouteError as exc:
+            raise ConfigError(f"INGESTOR.ROUTES_FILE: {exc}") from None
+
+
+# For the configuration reference in the top-level README (devstack.docs).
+SECTIONS: tuple[type, ...] = (IngestorSettings,)
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestorConfig:
+    kafka: KafkaSettings
+    database: DatabaseSettings
+    log: LogSettings
+    http: HttpSettings
+    ingestor: IngestorSettings
+
+
+def load(path: str | None, env: Mapping[str, str] | None = None) -> IngestorConfig:
+    return config.load(IngestorConfig, path, env, defaults=DEFAULTS)
+
+
+def load_tree(tree: Mapping[str, Any], env: Mapping[str, str]) -> IngestorConfig:
+    """Pure variant for tests: the parsed YAML and the environment in, the config out."""
+    return config.load_config(IngestorConfig, tree, env, defaults=DEFAULTS)

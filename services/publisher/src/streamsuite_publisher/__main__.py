@@ -1,0 +1,3 @@
+from streamsuite_publisher.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""The publisher's settings: the shared KAFKA, LOG and HTTP sections plus PUBLISHER."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from typing import ClassVar
+
+from streamsuite_common.config import (
+    HttpSettings,
+    KafkaSettings,
+    LogSettings,
+    as_bool,
+    as_int,
+    as_seconds,
+    as_str,
+    setting,
+)
+
+HTTP_PORT = 9101
+
+
+def _default_transactional_id() -> str:
+    # Stable across restarts of the same pod/host, so a restarted publisher fences its
+    # predecessor's unfinished transaction at once instead of waiting for it to time out.
+    return f"streamsuite-publisher-{socket.gethostname()}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PublisherSettings:
+    SECTION: ClassVar[str] = "PUBLISHER"
+
+    inbox: str = setting(
+        "INBOX", "", help="Directory to watch; `--dir` sets it too. Required by one or the other."
+    )
+    stable_s: float = setting(
+        "STABLE_S",
+        0.5,
+        parse=as_seconds(0, 3600),
+        help="A file is published once its size and mtime stayed the same this long.",
+    )
+    rescan_s: float = setting(
+        "RESCAN_S",
+        5.0,
+        parse=as_seconds(0.1, 3600),
+        help="Full rescan interval, beside filesystem events (volumes without inotify).",
+    )
+    batch_files: int = setting(
+        "BATCH_FILES",
+        100,
+        parse=as_int(1, 10_000),
+        help="Files published together in one Kafka transaction.",
+    )
+    max_file_bytes: int = setting(
+        "MAX_FILE_BYTES",
+        64 * 1024 * 1024,
+        parse=as_int(1, 2**40),
+        help="Larger files are refused without being read.",
+    )
+    max_document_bytes: int = setting(
+        "MAX_DOCUMENT_BYTES",
+        1_000_000,
+        parse=as_int(1, 100_000_000),
+        help="Largest document (as compact JSON); keep below the broker's `message.max.bytes`.",
+    )
+    max_depth: int = setting(
+        "MAX_DEPTH", 64, parse=as_int(1, 10_000), help="Deepest nesting a document may have."
+    )
+    max_yaml_nodes: int = setting(
+        "MAX_YAML_NODES",
+        1_000_000,
+        parse=as_int(1, 10**9),
+        help="Most values a YAML document may expand to (alias bombs stop here).",
+    )
+    delete_published: bool = setting(
+        "DELETE_PUBLISHED",
+        False,
+        parse=as_bool,
+        help="Delete published files instead of moving them to `processed/`.",
+    )
+    claim_timeout_s: float = setting(
+        "CLAIM_TIMEOUT_S",
+        60.0,
+        parse=as_seconds(5, 86400),
+        help="A claim (in `processing/`) whose owner sent no heartbeat this long is taken back.",
+    )
+    transactional_id: str = setting(
+        "TRANSACTIONAL_ID",
+        "",
+        parse=as_str,
+        help="Kafka transactional id; unique per publisher process. "
+        "Default: `streamsuite-publisher-<hostname>`.",
+    )
+
+    @property
+    def effective_transactional_id(self) -> str:
+        return self.transactional_id or _default_transactional_id()
+
+
+@dataclasses.dataclass(frozen=True)
+class PublisherConfig:
+    kafka: KafkaSettings
+    log: LogSettings
+    http: HttpSettings
+    publisher: PublisherSettings
+
+
+SECTIONS = (PublisherSettings,)
+DEFAULTS = {"HTTP": {"PORT": HTTP_PORT}}

@@ -1,0 +1,246 @@
+"""The publisher's loop: scan, wait for stable files, claim a batch, read and parse it, publish
+it in one transaction, then move each file to processed/ or error/.
+
+Nothing counts as published before Kafka confirmed the transaction. A Kafka outage holds the
+batch (files stay claimed) and retries with backoff until it goes through or the service is
+asked to stop, when the claims are handed back to the inbox.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kafka.errors import KafkaError
+
+from streamsuite_common.contract import utc_now
+from streamsuite_common.logs import get_logger
+from streamsuite_common.retry import backoff_delays
+from streamsuite_common.shutdown import Shutdown
+from streamsuite_publisher import metrics
+from streamsuite_publisher.config import PublisherConfig
+from streamsuite_publisher.formats import Limits, ParseResult, Refusal, parse_file
+from streamsuite_publisher.messages import (
+    OutMessage,
+    dead_letter,
+    file_messages,
+    refusal_report,
+    sha256_hex,
+)
+from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_publisher.spool import Claim, RefusedFile, Spool, StabilityTracker
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Prepared:
+    """One claimed file, read and parsed, with the messages that carry it."""
+
+    claim: Claim
+    sha256: str | None
+    parsed: ParseResult
+    messages: list[OutMessage]
+    size: int
+    modified_at: float | None
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class PublisherService:
+    def __init__(
+        self,
+        config: PublisherConfig,
+        spool: Spool,
+        publisher: TransactionalPublisher,
+        shutdown: Shutdown,
+    ):
+        self.config = config
+        self.settings = config.publisher
+        self.spool = spool
+        self.publisher = publisher
+        self.shutdown = shutdown
+        self.limits = Limits(
+            max_document_bytes=self.settings.max_document_bytes,
+            max_depth=self.settings.max_depth,
+            max_yaml_nodes=self.settings.max_yaml_nodes,
+        )
+        self.tracker = StabilityTracker(self.settings.stable_s)
+        self.wake = threading.Event()
+        self.last_tick = time.monotonic()
+        self._last_housekeeping = 0.0
+
+    # --- liveness: the loop keeps ticking unless it is stuck ---
+
+    def alive(self) -> bool:
+        limit = max(300.0, 10 * self.settings.rescan_s)
+        return time.monotonic() - self.last_tick < limit
+
+    def run(self, *, once: bool = False) -> None:
+        """Publish until shutdown; with ``once``, until the inbox has nothing left to publish."""
+        self.spool.prepare()
+        self._housekeeping(force=True)
+        while not self.shutdown.requested:
+            self.last_tick = time.monotonic()
+            observed = self.spool.scan()
+            metrics.BACKLOG.set(len(observed))
+            ready = self.tracker.update(observed, time.monotonic())
+            if once and not observed:
+                return
+            for batch in chunks(ready, self.settings.batch_files):
+                if self.shutdown.requested:
+                    break
+                self.process(batch)
+                self.last_tick = time.monotonic()
+            self._housekeeping()
+            if ready:
+                continue  # more may have become ready while we published
+            due = self.tracker.next_due(time.monotonic())
+            timeout = self.settings.rescan_s if due is None else min(due, self.settings.rescan_s)
+            self.wake.wait(timeout)
+            self.wake.clear()
+
+    def _housekeeping(self, force: bool = False) -> None:
+        """Heartbeat our claims and take back those of dead publishers, now and then."""
+        interval = self.settings.claim_timeout_s / 3
+        if not force and time.monotonic() - self._last_housekeeping < interval:
+            return
+        self._last_housekeeping = time.monotonic()
+        self.spool.heartbeat()
+        for relpath in self.spool.recover_stale(self.settings.claim_timeout_s):
+            log.warning("recovered a file claimed by a publisher that died", source=relpath)
+
+    # --- one batch ---
+
+    def process(self, relpaths: list[str]) -> None:
+        prepared = []
+        for relpath in relpaths:
+            self.tracker.forget(relpath)
+            claim = self.spool.claim(relpath)
+            if claim is not None:  # else another publisher took it first
+                prepared.append(self.prepare(claim))
+        if prepared:
+            self.publish(prepared)
+
+    def prepare(self, claim: Claim) -> Prepared:
+        now = utc_now()
+        try:
+            modified_at = (claim.target or claim.path).stat().st_mtime
+        except OSError:
+            modified_at = None
+        try:
+            data = self.spool.read(claim, self.settings.max_file_bytes)
+        except RefusedFile as exc:
+            parsed = ParseResult(file_refusal=Refusal(exc.reason, exc.detail, b""))
+            letter = dead_letter(
+                parsed.file_refusal, source=claim.relpath, sha256=None, stage="read", at=now
+            )
+            key, value, headers = letter.to_message()
+            message = OutMessage(self.config.kafka.dlq_topic, key, value, headers)
+            return Prepared(claim, None, parsed, [message], 0, modified_at)
+        sha256 = sha256_hex(data)
+        parsed = parse_file(claim.relpath, data, self.limits)
+        messages = file_messages(
+            source=claim.relpath,
+            sha256=sha256,
+            parsed=parsed,
+            topic=self.config.kafka.topic,
+            dlq_topic=self.config.kafka.dlq_topic,
+            produced_at=now,
+        )
+        return Prepared(claim, sha256, parsed, messages, len(data), modified_at)
+
+    def publish(self, batch: list[Prepared]) -> None:
+        messages = [message for item in batch for message in item.messages]
+        delays = backoff_delays(cap=30)
+        while True:
+            started = time.monotonic()
+            try:
+                self.publisher.publish(messages)
+                metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
+                break
+            except (KafkaError, OSError) as exc:
+                if not getattr(exc, "retriable", True) and len(batch) > 1:
+                    # One file's message was refused for good (too large for the broker, …):
+                    # publish file by file so that only that file is refused.
+                    for item in batch:
+                        self.publish([item])
+                    return
+                if not getattr(exc, "retriable", True):
+                    self._refuse_unpublishable(batch[0], exc)
+                    return
+                metrics.KAFKA_RETRIES.inc()
+                wait = next(delays)
+                log.warning(
+                    "kafka publish failed; will retry", error=repr(exc), files=len(batch),
+                    retry_in_s=wait,
+                )  # fmt: skip
+                if self.shutdown.wait(wait):
+                    for item in batch:
+                        self.spool.release(item.claim)
+                    log.info("handed unpublished files back to the inbox", files=len(batch))
+                    return
+        for item in batch:
+            self.finish(item)
+
+    def _refuse_unpublishable(self, item: Prepared, exc: Exception) -> None:
+        refusal = Refusal("kafka-rejected", f"the broker refused the file's messages: {exc!r}", b"")
+        letter = dead_letter(
+            refusal, source=item.claim.relpath, sha256=item.sha256, stage="publish", at=utc_now()
+        )
+        key, value, headers = letter.to_message()
+        try:
+            self.publisher.publish([OutMessage(self.config.kafka.dlq_topic, key, value, headers)])
+        except (KafkaError, OSError) as dlq_exc:
+            log.error("could not send the dead letter either", error=repr(dlq_exc))
+        item.parsed = ParseResult(file_refusal=refusal)
+        self.finish(item)
+
+    def finish(self, item: Prepared) -> None:
+        """After the commit: move the file where it belongs, count it, say it."""
+        source, parsed, now = item.claim.relpath, item.parsed, utc_now()
+        context = {"source": source, "sha256": item.sha256}
+        if parsed.file_refusal is not None:
+            refusal = parsed.file_refusal
+            report = refusal_report(
+                source=source, sha256=item.sha256, refusals=[refusal], at=now, published=0
+            )
+            self.spool.finish_refused(item.claim, report)
+            metrics.FILES.labels("refused").inc()
+            metrics.REFUSALS.labels(refusal.reason).inc()
+            log.warning("file refused", reason=refusal.reason, detail=refusal.detail, **context)
+            return
+        report = None
+        if parsed.refusals:
+            report = refusal_report(
+                source=source, sha256=item.sha256, refusals=list(parsed.refusals), at=now,
+                published=len(parsed.documents),
+            )  # fmt: skip
+            for refusal in parsed.refusals:
+                metrics.REFUSALS.labels(refusal.reason).inc()
+                log.warning(
+                    "document refused", reason=refusal.reason, detail=refusal.detail,
+                    doc_index=refusal.index, **context,
+                )  # fmt: skip
+        self.spool.finish_published(item.claim, report)
+        metrics.FILES.labels("partial" if parsed.refusals else "published").inc()
+        metrics.DOCUMENTS.labels("published").inc(len(parsed.documents))
+        metrics.DOCUMENTS.labels("refused").inc(len(parsed.refusals))
+        metrics.BYTES.inc(item.size)
+        if item.modified_at is not None:
+            metrics.FILE_LATENCY_SECONDS.observe(max(0.0, time.time() - item.modified_at))
+        log.info("file published", documents=len(parsed.documents), **context)
+
+
+def inbox_check(spool: Spool) -> None:
+    """Readiness: the inbox exists and we may write in it (claims are renames)."""
+    if not spool.root.is_dir():
+        raise ConnectionError(f"inbox {spool.root} does not exist")
+    if not os.access(spool.root, os.W_OK | os.X_OK):
+        raise ConnectionError(f"inbox {spool.root} is not writable")
