@@ -16,6 +16,7 @@ possible re-send harmless.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -137,10 +138,8 @@ class Spool:
     def close(self) -> None:
         """On a clean stop: drop our claim directory, which is empty by then."""
         (self.claims / HEARTBEAT).unlink(missing_ok=True)
-        try:
-            _remove_tree(self.claims)
-        except OSError:
-            pass  # something is still claimed; recovery hands it back after we are gone
+        # Directories only: a file still claimed stays, and recovery hands it back later.
+        _remove_empty_dirs(self.claims)
 
     def heartbeat(self) -> None:
         (self.claims / HEARTBEAT).touch()
@@ -260,7 +259,8 @@ class Spool:
             for relpath, _ in list(self._walk(claim_dir, "")):
                 _move(claim_dir / relpath, _unique(self.root / relpath))
                 recovered.append(relpath)
-            _remove_tree(claim_dir)
+            (claim_dir / HEARTBEAT).unlink(missing_ok=True)
+            _remove_empty_dirs(claim_dir)
         return recovered
 
     def _is_stale(self, claim_dir: Path, timeout_s: float) -> bool:
@@ -293,10 +293,9 @@ def _move(source: Path, destination: Path) -> None:
     os.rename(source, destination)
 
 
-def _remove_tree(directory: Path) -> None:
-    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir() and not path.is_symlink():
+def _remove_empty_dirs(directory: Path) -> None:
+    """Remove ``directory`` and the directories below it that are empty, deepest first."""
+    subdirs = [p for p in directory.rglob("*") if p.is_dir() and not p.is_symlink()]
+    for path in [*sorted(subdirs, key=lambda p: len(p.parts), reverse=True), directory]:
+        with contextlib.suppress(OSError):
             path.rmdir()
-        else:
-            path.unlink(missing_ok=True)
-    directory.rmdir()

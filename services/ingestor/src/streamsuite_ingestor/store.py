@@ -1,0 +1,313 @@
+"""PostgreSQL side: one transaction per batch, idempotent inserts, one-at-a-time on bad data.
+
+Rows go to ``records`` with ``ON CONFLICT DO NOTHING`` on the record identity (and, for
+messages without one, on their Kafka coordinates), so a batch read twice after a crash, or a
+document sent twice, is stored once. Dead-letter events go to ``dead_letters`` in the same
+transaction, idempotent the same way. When PostgreSQL rejects a batch for its data, the batch
+is written again one message at a time (a savepoint each) so the good ones are kept and each
+bad one becomes a refusal carrying PostgreSQL's own message.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+from psycopg2 import sql
+
+from streamsuite_common.config import DatabaseSettings
+from streamsuite_common.contract import MAX_DEAD_LETTER_RAW_BYTES, DeadLetter
+from streamsuite_common.db import connect_kwargs
+from streamsuite_common.logs import get_logger
+from streamsuite_ingestor.decode import DeadLetterRow, Row, store_refusal
+from streamsuite_ingestor.routes import Route
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "streamsuite_records"
+# SQLSTATE classes that blame the data (22 data exception, 23 integrity constraint, 54 program
+# limit such as nesting depth): only these turn a message into a dead letter. Anything else
+# (permissions, a missing table, a cancelled statement) is the database's problem: retried.
+DATA_ERROR_CLASSES = ("22", "23", "54")
+_BIGINT = (-(2**63), 2**63 - 1)
+_INT = (-(2**31), 2**31 - 1)
+
+RECORD_COLUMNS = (
+    "kind", "route", "source", "sha256", "doc_index", "payload", "name", "age",
+    "kafka_topic", "kafka_partition", "kafka_offset", "produced_at",
+)  # fmt: skip
+DEAD_LETTER_COLUMNS = (
+    "origin", "stage", "reason", "detail", "source", "sha256", "doc_index", "line", "raw",
+    "raw_truncated", "kafka_topic", "kafka_partition", "kafka_offset", "dlq_topic",
+    "dlq_partition", "dlq_offset", "refused_at",
+)  # fmt: skip
+
+
+class StoreUnavailable(Exception):
+    """The database cannot take the batch right now (down, restarting, refusing): retry later."""
+
+
+@dataclasses.dataclass
+class Outcome:
+    stored: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    duplicates: int = 0
+    dead_letters: collections.Counter[str] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    # Rows PostgreSQL would not take: the caller sends them to the DLQ topic.
+    refusals: list[DeadLetter] = dataclasses.field(default_factory=list)
+    max_record_id: int | None = None
+
+
+# --- statement builders (pure) ---
+
+
+def insert_records_sql() -> tuple[sql.Composed, str]:
+    """The bulk upsert into ``records`` and its per-row template for execute_values."""
+    template = ", ".join("%s::jsonb" if c == "payload" else "%s" for c in RECORD_COLUMNS)
+    return sql.SQL(
+        "INSERT INTO records ({}) VALUES %s ON CONFLICT DO NOTHING "
+        "RETURNING id, kind, kafka_topic, kafka_partition, kafka_offset"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, RECORD_COLUMNS))), f"({template})"
+
+
+def insert_route_sql(route: Route) -> sql.Composed:
+    columns = [sql.Identifier("record_id"), *map(sql.Identifier, route.columns)]
+    return sql.SQL("INSERT INTO {} ({}) VALUES %s ON CONFLICT DO NOTHING").format(
+        sql.Identifier(route.table), sql.SQL(", ").join(columns)
+    )
+
+
+def insert_dead_letters_sql() -> sql.Composed:
+    return sql.SQL(
+        "INSERT INTO dead_letters ({}) VALUES %s ON CONFLICT DO NOTHING RETURNING id, reason"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, DEAD_LETTER_COLUMNS)))
+
+
+def record_params(row: Row) -> tuple[Any, ...]:
+    meta = row.meta
+    return (
+        row.kind, row.route, meta.source, meta.sha256, meta.doc_index, row.payload,
+        row.column("name"), row.column("age"),
+        row.kafka.topic, row.kafka.partition, row.kafka.offset, row.produced_at,
+    )  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    # Text columns cannot hold NUL; an event may carry anything another producer put in it.
+    if value is None:
+        return None
+    return str(value).replace("\x00", "\ufffd")
+
+
+def _int(value: Any, bounds: tuple[int, int] = _BIGINT) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if bounds[0] <= value <= bounds[1] else None
+
+
+def dead_letter_params(item: DeadLetterRow) -> tuple[Any, ...]:
+    """Column values of one event; its fields are coerced so an odd event is still stored."""
+    event, kafka = item.event, item.event.kafka
+    raw = event.raw[:MAX_DEAD_LETTER_RAW_BYTES]
+    truncated = event.raw_truncated or len(event.raw) > MAX_DEAD_LETTER_RAW_BYTES
+    coords = (None, None, None)
+    if kafka is not None and isinstance(kafka.topic, str):
+        partition, offset = _int(kafka.partition, _INT), _int(kafka.offset)
+        if partition is not None and offset is not None:
+            coords = (_text(kafka.topic), partition, offset)
+    return (
+        _text(event.origin), _text(event.stage), _text(event.reason), _text(event.detail),
+        _text(event.source), _text(event.sha256), _int(event.doc_index), _int(event.line),
+        psycopg2.Binary(raw), bool(truncated),
+        *coords,
+        item.dlq.topic, item.dlq.partition, item.dlq.offset, event.at,
+    )  # fmt: skip
+
+
+def notify_payload(schema: str, count: int, max_id: int) -> str:
+    return json.dumps({"schema": schema, "table": "records", "count": count, "max_id": max_id})
+
+
+def is_data_error(exc: psycopg2.Error) -> bool:
+    return bool(exc.pgcode) and exc.pgcode[:2] in DATA_ERROR_CLASSES
+
+
+def describe_error(exc: psycopg2.Error) -> str:
+    message = (exc.diag.message_primary if exc.diag else None) or str(exc).strip()
+    detail = exc.diag.message_detail if exc.diag else None
+    text = f"PostgreSQL {exc.pgcode}: {message}" + (f" ({detail})" if detail else "")
+    return text.splitlines()[0] if text else "PostgreSQL error"
+
+
+class Store:
+    """The ingestor's database connection and its batch writes."""
+
+    def __init__(
+        self,
+        settings: DatabaseSettings,
+        routes: Sequence[Route],
+        *,
+        application_name: str = "streamsuite-ingestor",
+    ):
+        self.settings = settings
+        self.routes = tuple(routes)
+        self._kwargs = connect_kwargs(settings, application_name=application_name)
+        self._conn: psycopg2.extensions.connection | None = None
+
+    def connection(self) -> psycopg2.extensions.connection:
+        """The kept connection, opened (one attempt) when there is none; the caller retries."""
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg2.connect(**self._kwargs)
+            except psycopg2.Error as exc:
+                raise StoreUnavailable(describe_error(exc) if exc.pgcode else str(exc)) from exc
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg2.Error:
+                pass  # already broken: nothing to hand back
+            self._conn = None
+
+    def write(self, rows: Sequence[Row], dead: Sequence[DeadLetterRow]) -> Outcome:
+        """Store one batch in one transaction; raise StoreUnavailable to have it retried."""
+        if not rows and not dead:
+            return Outcome()
+        conn = self.connection()
+        try:
+            return self._transaction(conn, rows, dead, one_at_a_time=False)
+        except psycopg2.Error as exc:
+            if conn.closed or not is_data_error(exc):
+                self.close()
+                raise StoreUnavailable(describe_error(exc)) from exc
+            log.warning(
+                "batch rejected, storing it one message at a time", error=describe_error(exc)
+            )
+        try:
+            return self._transaction(conn, rows, dead, one_at_a_time=True)
+        except psycopg2.Error as exc:
+            self.close()
+            raise StoreUnavailable(describe_error(exc)) from exc
+
+    def _transaction(
+        self,
+        conn: psycopg2.extensions.connection,
+        rows: Sequence[Row],
+        dead: Sequence[DeadLetterRow],
+        *,
+        one_at_a_time: bool,
+    ) -> Outcome:
+        outcome = Outcome()
+        with conn, conn.cursor() as cur:
+            if one_at_a_time:
+                stored = []
+                for row in rows:
+                    try:
+                        stored += self._guarded(cur, lambda r=row: self._insert_rows(cur, [r]))
+                    except psycopg2.Error as exc:
+                        outcome.refusals.append(store_refusal(row, describe_error(exc)))
+                for item in dead:
+                    outcome.dead_letters.update(self._insert_dead_letter_alone(cur, item))
+            else:
+                stored = self._insert_rows(cur, rows)
+                outcome.dead_letters.update(self._insert_dead_letters(cur, dead))
+            for _, kind in stored:
+                outcome.stored[kind] += 1
+            outcome.duplicates = len(rows) - len(stored) - len(outcome.refusals)
+            if stored:
+                outcome.max_record_id = max(record_id for record_id, _ in stored)
+                cur.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    (
+                        NOTIFY_CHANNEL,
+                        notify_payload(self.settings.schema, len(stored), outcome.max_record_id),
+                    ),
+                )
+        return outcome
+
+    @staticmethod
+    def _guarded(cur: psycopg2.extensions.cursor, action: Any) -> Any:
+        """Run ``action`` under a savepoint; a data error undoes it alone and is re-raised."""
+        cur.execute("SAVEPOINT one_message")
+        try:
+            result = action()
+        except psycopg2.Error as exc:
+            if not is_data_error(exc):
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT one_message")
+            raise
+        cur.execute("RELEASE SAVEPOINT one_message")
+        return result
+
+    def _insert_rows(
+        self, cur: psycopg2.extensions.cursor, rows: Sequence[Row]
+    ) -> list[tuple[int, str]]:
+        if not rows:
+            return []
+        statement, template = insert_records_sql()
+        returned = psycopg2.extras.execute_values(
+            cur,
+            statement,
+            [record_params(row) for row in rows],
+            template=template,
+            page_size=len(rows),
+            fetch=True,
+        )
+        by_coordinates = {(r.kafka.topic, r.kafka.partition, r.kafka.offset): r for r in rows}
+        projections: dict[str, list[tuple[Any, ...]]] = collections.defaultdict(list)
+        for record_id, _, topic, partition, offset in returned:
+            row = by_coordinates[(topic, partition, offset)]
+            if row.match is not None and row.match.route.table is not None:
+                projections[row.match.route.name].append((record_id, *row.match.values))
+        for route in self.routes:
+            if projections.get(route.name):
+                psycopg2.extras.execute_values(
+                    cur, insert_route_sql(route), projections[route.name], page_size=10_000
+                )
+        return [(record_id, kind) for record_id, kind, *_ in returned]
+
+    @staticmethod
+    def _insert_dead_letters(
+        cur: psycopg2.extensions.cursor, dead: Sequence[DeadLetterRow]
+    ) -> collections.Counter[str]:
+        if not dead:
+            return collections.Counter()
+        returned = psycopg2.extras.execute_values(
+            cur,
+            insert_dead_letters_sql(),
+            [dead_letter_params(item) for item in dead],
+            page_size=len(dead),
+            fetch=True,
+        )
+        return collections.Counter(reason for _, reason in returned)
+
+    def _insert_dead_letter_alone(
+        self, cur: psycopg2.extensions.cursor, item: DeadLetterRow
+    ) -> collections.Counter[str]:
+        try:
+            return self._guarded(cur, lambda: self._insert_dead_letters(cur, [item]))
+        except psycopg2.Error as exc:
+            # Keep what we can: the raw bytes and PostgreSQL's reason, never drop the event.
+            log.error("dead-letter event not storable as is", error=describe_error(exc))
+            plain = dataclasses.replace(
+                item.event,
+                reason="unstorable-dead-letter",
+                detail=f"{describe_error(exc)}; original reason: {item.event.reason}",
+                source=None,
+                sha256=None,
+                doc_index=None,
+                line=None,
+                kafka=None,
+            )
+            return self._guarded(
+                cur, lambda: self._insert_dead_letters(cur, [DeadLetterRow(plain, item.dlq)])
+            )
