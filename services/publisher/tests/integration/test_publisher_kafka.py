@@ -1,0 +1,377 @@
+"""The publisher against the real broker: samples, refusals, restarts, crashes, two publishers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+from streamsuite_publisher.config import DEFAULTS, PublisherConfig
+from streamsuite_publisher.formats import parse_file
+from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_publisher.service import PublisherService
+from streamsuite_publisher.spool import Spool
+
+from devstack.settings import repo_root
+from streamsuite_common.config import KafkaSettings, load_config
+from streamsuite_common.contract import DeadLetter, parse_document_headers
+from streamsuite_common.kafka import client_options
+from streamsuite_common.shutdown import Shutdown
+
+# The project's shared notes sit beside the checkout.
+SAMPLES = repo_root().parent / "shared" / "samples"
+
+EXPECTED_DOCUMENTS = {
+    "array.json": 1,
+    "nested-unicode.json": 1,
+    "order.yaml": 1,
+    "person.json": 1,
+    "person.yml": 1,
+    "sensors.jsonl": 3,
+    "team.yaml": 3,
+}
+REFUSED_BY_PUBLISHER = {
+    "truncated.json": "invalid-json",
+    "broken.yaml": "invalid-yaml",
+    "empty.json": "empty",
+    "latin1.json": "not-utf8",
+    "python-tag.yaml": "unsafe-yaml-tag",
+    "nan.json": "nan-infinity",
+    "alias-bomb.yaml": "too-many-nodes",
+}
+LEFT_TO_THE_INGESTOR = {"bad-age.json", "nul-char.json"}
+
+
+@dataclass
+class Message:
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def json(self):
+        return json.loads(self.value)
+
+
+def config_tree(kafka: KafkaSettings, topic: str, dlq: str, **publisher: object) -> dict:
+    return {
+        "KAFKA": {
+            "BOOTSTRAP_SERVERS": ",".join(kafka.bootstrap_servers),
+            "TOPIC": topic,
+            "DLQ_TOPIC": dlq,
+        },
+        "LOG": {"FORMAT": "json", "LEVEL": "warning"},
+        "HTTP": {"HOST": "127.0.0.1", "PORT": 0},
+        "PUBLISHER": {"STABLE_S": 0.2, "RESCAN_S": 0.5, **publisher},
+    }
+
+
+def run_once(tree: dict, inbox: Path) -> None:
+    """Run the publisher in this process until the inbox is empty."""
+    tree = {**tree, "PUBLISHER": {**tree["PUBLISHER"], "INBOX": str(inbox)}}
+    cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
+    shutdown = Shutdown()
+    spool = Spool(inbox, delete_published=cfg.publisher.delete_published)
+    publisher = TransactionalPublisher(
+        cfg.kafka, cfg.publisher.transactional_id or f"test-{spool.owner}", shutdown.event
+    )
+    try:
+        PublisherService(cfg, spool, publisher, shutdown).run(once=True)
+    finally:
+        publisher.close()
+        spool.close()
+
+
+def start_process(tree: dict, inbox: Path, workdir: Path, *args: str) -> subprocess.Popen:
+    """The publisher as its own process (for kill tests and several publishers at once)."""
+    path = workdir / f"publisher-{time.monotonic_ns()}.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(path), "--dir", str(inbox),
+         *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("STREAMSUITE_")},
+    )  # fmt: skip
+
+
+def read_topic(kafka: KafkaSettings, topic: str) -> list[Message]:
+    """Every committed message of ``topic``, read up to its end: no waiting for stragglers."""
+    consumer = KafkaConsumer(
+        **client_options(kafka, client_id="test-reader"),
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        messages: list[Message] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    messages.append(Message(record.key.decode(), record.value, headers))
+        return messages
+    finally:
+        consumer.close()
+
+
+def wait_until(
+    condition: Callable[[], bool], what: str, timeout_s: float = 120, interval_s: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval_s)
+
+
+def files_under(directory: Path, suffix: str = "") -> list[Path]:
+    if not directory.exists():
+        return []
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.name.endswith(suffix)
+        and not p.name.startswith(".")
+    )  # fmt: skip
+
+
+def identities(messages: list[Message]) -> list[tuple]:
+    result = []
+    for m in messages:
+        meta = parse_document_headers([(k, v.encode()) for k, v in m.headers.items()])
+        result.append((meta.source, meta.sha256, meta.doc_index))
+    return result
+
+
+@pytest.fixture
+def topics(make_topic):
+    return make_topic("records", partitions=3), make_topic("dlq", partitions=1)
+
+
+@pytest.fixture
+def inbox(tmp_path) -> Path:
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+def test_good_samples_become_the_right_messages(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    for sample in (SAMPLES / "good").iterdir():
+        shutil.copy(sample, inbox / sample.name)
+
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+
+    messages = read_topic(kafka_settings, topic)
+    by_source: dict[str, list] = {}
+    for message in messages:
+        by_source.setdefault(message.key, []).append(message)
+    assert {k: len(v) for k, v in by_source.items()} == EXPECTED_DOCUMENTS
+    for name, received in by_source.items():
+        data = (SAMPLES / "good" / name).read_bytes()
+        expected = [json.loads(d.value) for d in parse_file(name, data).documents]
+        received.sort(key=lambda m: int(m.headers["doc-index"]))
+        assert [m.json for m in received] == expected
+        for index, message in enumerate(received):
+            assert message.headers["source"] == name
+            assert message.headers["sha256"] == hashlib.sha256(data).hexdigest()
+            assert message.headers["doc-index"] == str(index)
+            assert message.headers["content-type"] == "application/json"
+            assert datetime.fromisoformat(message.headers["produced-at"]).tzinfo is not None
+    assert read_topic(kafka_settings, dlq) == []
+    assert sorted(p.name for p in files_under(inbox / "processed")) == sorted(EXPECTED_DOCUMENTS)
+    assert files_under(inbox / "error") == []
+
+
+def test_bad_samples_are_refused_with_their_reason_and_good_ones_still_go(
+    kafka_settings, topics, inbox
+):
+    topic, dlq = topics
+    for sample in (SAMPLES / "bad").iterdir():
+        shutil.copy(sample, inbox / sample.name)
+    shutil.copy(SAMPLES / "good" / "person.json", inbox / "person.json")
+
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+
+    events = {}
+    for message in read_topic(kafka_settings, dlq):
+        letter = DeadLetter.from_message(message.value)
+        events[letter.source] = letter
+    assert {source: e.reason for source, e in events.items()} == REFUSED_BY_PUBLISHER
+    for name, letter in events.items():
+        assert letter.origin == "publisher"
+        assert letter.detail
+        assert letter.raw == (SAMPLES / "bad" / name).read_bytes()[: len(letter.raw)]
+        report = json.loads((inbox / "error" / f"{name}.error.json").read_text())
+        assert report["reason"] == REFUSED_BY_PUBLISHER[name]
+        assert (inbox / "error" / name).is_file()
+    published = {m.key for m in read_topic(kafka_settings, topic)}
+    assert published == LEFT_TO_THE_INGESTOR | {"person.json"}
+
+
+def test_a_bad_line_is_quarantined_and_the_rest_of_the_file_published(
+    kafka_settings, topics, inbox
+):
+    topic, dlq = topics
+    (inbox / "mixed.jsonl").write_text('{"n": 1}\n{"n": 2,\n\n{"n": 3}\n')
+
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+
+    assert [m.json for m in read_topic(kafka_settings, topic)] == [{"n": 1}, {"n": 3}]
+    [event] = [DeadLetter.from_message(m.value) for m in read_topic(kafka_settings, dlq)]
+    assert (event.reason, event.line, event.doc_index, event.raw) == (
+        "invalid-json", 2, 1, b'{"n": 2,'
+    )  # fmt: skip
+    assert (inbox / "processed" / "mixed.jsonl").is_file()
+    report = json.loads((inbox / "error" / "mixed.jsonl.error.json").read_text())
+    assert report["documents_published"] == 2
+    assert [r["line"] for r in report["refused"]] == [2]
+
+
+def test_file_written_slowly_in_chunks_is_published_once_complete(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq, STABLE_S=2.0, RESCAN_S=0.2)
+    tree["PUBLISHER"]["INBOX"] = str(inbox)
+    cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
+    shutdown = Shutdown()
+    spool = Spool(inbox)
+    publisher = TransactionalPublisher(cfg.kafka, f"test-{spool.owner}", shutdown.event)
+    service = PublisherService(cfg, spool, publisher, shutdown)
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        document = {"items": [{"n": n, "text": "x" * 50} for n in range(200)]}
+        text = json.dumps(document).encode()
+        path = inbox / "slow.json"
+        with path.open("wb") as handle:
+            for start in range(0, len(text), 500):
+                handle.write(text[start : start + 500])
+                handle.flush()
+                # The writer is slow but never pauses for the stability interval (2 s).
+                assert not shutdown.wait(0.05)
+                assert files_under(inbox / "processed") == [], "published half-way"
+        wait_until(lambda: (inbox / "processed" / "slow.json").is_file(), "the slow file")
+    finally:
+        shutdown.request()
+        runner.join(30)
+        publisher.close()
+    assert [m.json for m in read_topic(kafka_settings, topic)] == [document]
+    assert read_topic(kafka_settings, dlq) == []
+
+
+def test_restarting_publishes_nothing_twice(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq)
+    for n in range(5):
+        (inbox / f"doc-{n}.json").write_text(json.dumps({"n": n}))
+    run_once(tree, inbox)
+    run_once(tree, inbox)  # a restart with nothing new
+    assert len(read_topic(kafka_settings, topic)) == 5
+
+    (inbox / "later.json").write_text('{"n": 99}')
+    run_once(tree, inbox)
+    messages = read_topic(kafka_settings, topic)
+    assert sorted(m.key for m in messages) == sorted([*(f"doc-{n}.json" for n in range(5)),
+                                                      "later.json"])  # fmt: skip
+
+
+def test_sigkill_mid_batch_and_restart_loses_no_file(kafka_settings, topics, inbox, tmp_path):
+    topic, dlq = topics
+    count = 1500
+    for n in range(count):
+        (inbox / f"f-{n:04d}.json").write_text(json.dumps({"n": n}))
+    tree = config_tree(kafka_settings, topic, dlq, BATCH_FILES=10, TRANSACTIONAL_ID=f"{topic}-tx")
+
+    process = start_process(tree, inbox, tmp_path)
+    wait_until(lambda: len(files_under(inbox / "processed")) >= 50, "some files", interval_s=0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert len(files_under(inbox / "processed")) < count, "the kill came too late to test"
+
+    restarted = start_process(tree, inbox, tmp_path, "--once")
+    assert restarted.wait(180) == 0, restarted.stderr.read().decode()
+
+    assert len(files_under(inbox / "processed")) == count
+    assert files_under(inbox / "processing", ".json") == []
+    sources = {identity[0] for identity in identities(read_topic(kafka_settings, topic))}
+    assert sources == {f"f-{n:04d}.json" for n in range(count)}
+
+
+def test_two_publishers_on_one_inbox_publish_each_file_exactly_once(
+    kafka_settings, topics, inbox, tmp_path
+):
+    topic, dlq = topics
+    count = 2000
+    for n in range(count):
+        (inbox / f"f-{n:04d}.json").write_text(json.dumps({"n": n}))
+    processes = []
+    for i in range(2):
+        tree = config_tree(
+            kafka_settings, topic, dlq, BATCH_FILES=50, TRANSACTIONAL_ID=f"{topic}-{i}"
+        )
+        processes.append(start_process(tree, inbox, tmp_path))
+    try:
+        wait_until(lambda: len(files_under(inbox / "processed")) == count, "2,000 files", 300)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(60) for process in processes]
+    assert codes == [0, 0]
+    messages = read_topic(kafka_settings, topic)
+    assert len(messages) == count
+    assert len(set(identities(messages))) == count
+
+
+def test_alias_bomb_is_refused_with_memory_under_200_mb(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    shutil.copy(SAMPLES / "bad" / "alias-bomb.yaml", inbox / "alias-bomb.yaml")
+    tree = config_tree(kafka_settings, topic, dlq)
+    tree["PUBLISHER"]["INBOX"] = str(inbox)
+    config = inbox.parent / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    # The publisher runs in a child that reports its own peak resident memory when done.
+    script = (
+        "import resource, sys\n"
+        "from streamsuite_publisher.cli import main\n"
+        f"code = main(['--cfg', {str(config)!r}, '--once'])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
+    assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"
+    assert (inbox / "error" / "alias-bomb.yaml").is_file()
+    [event] = [DeadLetter.from_message(m.value) for m in read_topic(kafka_settings, dlq)]
+    assert event.reason == "too-many-nodes"
+
+
+def test_missing_inbox_is_a_one_line_config_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "streamsuite_publisher", "--dir", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"STREAMSUITE_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9092", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"streamsuite-publisher: config error: PUBLISHER.INBOX: '{tmp_path / 'nope'}' "
+        "is not a directory"
+    ]
