@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import psycopg2
 import pytest
 
 from devstack.procs import pid_alive, port_in_use
+from devstack.services import SERVICES
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import KafkaProbe
 
@@ -77,10 +80,20 @@ def stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
         "DEVSTACK_KAFKA_PORT": str(_free_port()),
         "DEVSTACK_KAFKA_CONTROLLER_PORT": str(_free_port()),
         "DEVSTACK_PG_PORT": str(_free_port()),
+        # The services' HTTP ports move together: publisher 9101 + offset, and so on.
+        "DEVSTACK_SERVICE_PORT_OFFSET": str(_free_port() - min(s.port for s in SERVICES)),
     }
     env.pop("DATABASE_URL", None)
     yield env
     subprocess.run([*DEVSTACK, "down"], env=env, check=False, timeout=120)
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
 
 
 def _recorded_pids(var: Path) -> dict[str, int]:
@@ -107,12 +120,30 @@ def test_up_serves_kafka_and_postgres_and_ctrl_c_leaves_nothing_behind(stack_env
     with conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
     conn.close()
+    offset = int(stack_env["DEVSTACK_SERVICE_PORT_OFFSET"])
+    for spec in SERVICES:
+        base = f"http://127.0.0.1:{spec.port + offset}"
+        assert f"{base}/healthz" in banner
+        assert _get(f"{base}/healthz")[0] == 200
+        assert _get(f"{base}/readyz")[0] == 200
+        status, content_type, metrics = _get(f"{base}/metrics")
+        assert (status, content_type.split(";")[0]) == (200, "text/plain")
+        assert f"streamsuite_{spec.name.replace('-', '_')}_" in metrics
+
+    # A file dropped in the inbox is published (moved to processed/ after Kafka confirmed it).
+    (var / "inbox" / "ada.json").write_text('{"name": "Ada Lovelace", "age": 36}')
+    deadline = time.monotonic() + 60
+    while not (var / "inbox" / "processed" / "ada.json").is_file():
+        assert time.monotonic() < deadline, "the publisher did not publish ada.json"
+        time.sleep(0.1)
+
     pids = _recorded_pids(var)
-    assert {"devstack", "kafka", "postgres"} <= set(pids)
+    assert {"devstack", "kafka", "postgres"} | {s.name for s in SERVICES} <= set(pids)
 
     assert up.interrupt() == 0
     assert not [name for name, pid in pids.items() if pid_alive(pid)]
-    assert not [port for port in (kafka_port, pg_port) if port_in_use(port)]
+    ports = [kafka_port, pg_port, *(spec.port + offset for spec in SERVICES)]
+    assert not [port for port in ports if port_in_use(port)]
 
     # A second start reuses the downloads and the data.
     again = RunningUp(stack_env)

@@ -52,7 +52,7 @@ def _banner(settings: StackSettings, started: list[services.ServiceSpec], took_s
     if settings.database_url:
         lines[-1] = "  postgres    DATABASE_URL" + f"   database: {settings.database}"
     for spec in started:
-        base = f"http://127.0.0.1:{spec.port}"
+        base = f"http://127.0.0.1:{settings.service_port(spec.port)}"
         page = f"{base}{spec.ui_path}   " if spec.ui_path else ""
         lines.append(f"  {spec.name:<11} {page}{base}/healthz {base}/readyz {base}/metrics")
     if not started:
@@ -116,7 +116,7 @@ def cmd_status(settings: StackSettings) -> int:
         state = f"running (pid {pid})" if pid and pid_alive(pid) else "stopped"
         spec = next((s for s in services.SERVICES if s.name == name), None)
         if spec is not None and pid and pid_alive(pid):
-            ready = http_ok(f"http://127.0.0.1:{spec.port}/readyz")
+            ready = http_ok(f"http://127.0.0.1:{settings.service_port(spec.port)}/readyz")
             state += ", ready" if ready else ", NOT ready"
         print(f"  {name:<11} {state}")
     return 0 if owner else 3

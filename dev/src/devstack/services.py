@@ -24,7 +24,7 @@ class ServiceSpec:
     module: str  # started as `python -m <module> --cfg <file> [args]`
     port: int  # its HTTP port: health and metrics, plus the API or UI where it has one
     db_role: str | None = None  # "writer", "reader" or None when it does not use PostgreSQL
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()  # "{inbox}" stands for the stack's inbox directory
     ui_path: str | None = None  # a page worth opening, printed at start-up
 
     @property
@@ -32,8 +32,10 @@ class ServiceSpec:
         return importlib.util.find_spec(self.module) is not None
 
 
-# Filled in as the services land (publisher, ingestor, query-api, web).
-SERVICES: tuple[ServiceSpec, ...] = ()
+# In start-up order; the query API and web join as they land.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("publisher", "streamsuite_publisher", 9101, args=("--dir", "{inbox}")),
+)
 
 
 def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
             "PRODUCER_CLIENT_ID": f"streamsuite-{spec.name}",
             "CONSUMER_CLIENT_ID": f"streamsuite-{spec.name}",
         },
-        "HTTP": {"HOST": "127.0.0.1", "PORT": spec.port},
+        "HTTP": {"HOST": "127.0.0.1", "PORT": settings.service_port(spec.port)},
     }
     if spec.db_role is not None:
         tree["DATABASE"] = {
@@ -63,8 +65,9 @@ def role_name(spec: ServiceSpec, settings: StackSettings) -> str:
     return settings.writer_role if spec.db_role == "writer" else settings.reader_role
 
 
-def command(spec: ServiceSpec, config_path: str) -> list[str]:
-    return [sys.executable, "-m", spec.module, "--cfg", config_path, *spec.args]
+def command(spec: ServiceSpec, config_path: str, settings: StackSettings) -> list[str]:
+    args = [arg.format(inbox=settings.inbox) for arg in spec.args]
+    return [sys.executable, "-m", spec.module, "--cfg", config_path, *args]
 
 
 def environment(

@@ -27,10 +27,10 @@ class SettingsError(Exception):
     """A DEVSTACK_* variable has a value we cannot use."""
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int, low: int = 1) -> int:
     raw = env.get(name, str(default))
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
-        raise SettingsError(f"{name}={raw!r} is not a port number (1-65535)")
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) < 65536:
+        raise SettingsError(f"{name}={raw!r} is not a port number ({low}-65535)")
     return int(raw)
 
 
@@ -43,6 +43,7 @@ class StackSettings:
     kafka_controller_port: int = 9093
     pg_port: int = 5432
     partitions: int = 3
+    service_port_offset: int = 0  # added to every service's HTTP port, to run a second stack
     # An existing PostgreSQL server to use instead of the embedded one: an admin URL
     # (a role that may create roles and databases), e.g. postgresql://postgres:pw@db:5432/postgres
     database_url: str | None = None
@@ -67,8 +68,12 @@ class StackSettings:
             kafka_controller_port=_port(env, "DEVSTACK_KAFKA_CONTROLLER_PORT", 9093),
             pg_port=_port(env, "DEVSTACK_PG_PORT", 5432),
             partitions=int(partitions),
+            service_port_offset=_port(env, "DEVSTACK_SERVICE_PORT_OFFSET", 0, low=0),
             database_url=env.get("DATABASE_URL") or None,
         )
+
+    def service_port(self, base: int) -> int:
+        return base + self.service_port_offset
 
     @property
     def bootstrap(self) -> str:

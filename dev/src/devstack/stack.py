@@ -16,7 +16,7 @@ import psycopg2
 from devstack import services
 from devstack.kafka import KafkaBroker
 from devstack.postgres import ExternalPostgres, LocalPostgres, provision
-from devstack.procs import Child, StackError, pid_alive, wait_until
+from devstack.procs import Child, StackError, pid_alive, require_free_port, wait_until
 from devstack.settings import StackSettings
 
 
@@ -111,9 +111,12 @@ class Stack:
         for spec in services.SERVICES:
             if not spec.installed:
                 continue
+            require_free_port(
+                self.settings.service_port(spec.port), spec.name, "DEVSTACK_SERVICE_PORT_OFFSET"
+            )
             child = Child(
                 spec.name,
-                services.command(spec, services.write_config(spec, self.settings)),
+                services.command(spec, services.write_config(spec, self.settings), self.settings),
                 log_path=self.settings.logs / f"{spec.name}.log",
                 pid_path=self.settings.run / f"{spec.name}.pid",
                 env=services.environment(spec, self.settings, os.environ),
@@ -122,7 +125,7 @@ class Stack:
             self.services.append((spec, child))
             started.append(spec)
         for spec, child in self.services:
-            url = f"http://127.0.0.1:{spec.port}/readyz"
+            url = f"http://127.0.0.1:{self.settings.service_port(spec.port)}/readyz"
             wait_until(lambda url=url: http_ok(url), what=spec.name, timeout_s=60, child=child)
         return started
 

@@ -29,7 +29,7 @@ QUERY_API = ServiceSpec(
     name="query-api", module="streamsuite_query_api", port=8000, db_role="reader"
 )
 PUBLISHER = ServiceSpec(
-    name="publisher", module="streamsuite_publisher", port=9101, args=("--inbox", "var/inbox")
+    name="publisher", module="streamsuite_publisher", port=9101, args=("--dir", "{inbox}")
 )
 
 
@@ -122,17 +122,19 @@ def test_environment_of_a_db_service_points_at_its_password_file(
     assert reader["STREAMSUITE_DATABASE__USER_PWD_FILE"].endswith("streamsuite_reader.password")
 
 
-def test_command_runs_the_module_with_this_python_and_the_config() -> None:
-    assert command(PUBLISHER, "/tmp/publisher.yaml") == [
+def test_command_runs_the_module_with_this_python_the_config_and_the_inbox(
+    settings: StackSettings,
+) -> None:
+    assert command(PUBLISHER, "/tmp/publisher.yaml", settings) == [
         sys.executable,
         "-m",
         "streamsuite_publisher",
         "--cfg",
         "/tmp/publisher.yaml",
-        "--inbox",
-        "var/inbox",
+        "--dir",
+        str(settings.inbox),
     ]
-    assert command(INGESTOR, "c.yaml")[-2:] == ["--cfg", "c.yaml"]
+    assert command(INGESTOR, "c.yaml", settings)[-2:] == ["--cfg", "c.yaml"]
 
 
 def test_what_devstack_writes_is_accepted_by_the_services_config_loader(

@@ -61,7 +61,7 @@ def test_empty_database_url_means_the_embedded_server() -> None:
 def test_bad_port_raises_settings_error_naming_the_variable(variable: str, bad: str) -> None:
     with pytest.raises(SettingsError) as info:
         StackSettings.from_env({variable: bad})
-    assert str(info.value) == f"{variable}={bad!r} is not a port number (1-65535)"
+    assert str(info.value).startswith(f"{variable}={bad!r} is not a port number")
 
 
 @pytest.mark.parametrize("port", ["1", "65535"])
