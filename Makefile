@@ -90,6 +90,10 @@ docs: venv ## regenerate the configuration reference in README.md
 test: lint system-deps ## every check: lint, unit, integration and e2e tests on real Kafka + PostgreSQL
 	$(BIN)/devstack run -- $(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: venv system-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
+	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done'
+
 .PHONY: clean
 clean: ## remove the virtualenv and local stack state (keeps downloads in .cache)
 	rm -rf $(VENV) var
