@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kafka.errors import KafkaError
 
 from streamsuite_common.contract import utc_now
+from streamsuite_common.kafka import KafkaUnavailable
 from streamsuite_common.logs import get_logger
 from streamsuite_common.retry import backoff_delays
 from streamsuite_common.shutdown import Shutdown
@@ -165,7 +166,7 @@ class PublisherService:
                 self.publisher.publish(messages)
                 metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
                 break
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, KafkaUnavailable, OSError) as exc:
                 if not getattr(exc, "retriable", True) and len(batch) > 1:
                     # One file's message was refused for good (too large for the broker, …):
                     # publish file by file so that only that file is refused.

@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 import yaml
 from kafka import KafkaConsumer, TopicPartition
-from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.formats import parse_file
-from streamsuite_publisher.producer import TransactionalPublisher
-from streamsuite_publisher.service import PublisherService
-from streamsuite_publisher.spool import Spool
 
 from devstack.settings import repo_root
 from streamsuite_common.config import KafkaSettings, load_config
 from streamsuite_common.contract import DeadLetter, parse_document_headers
 from streamsuite_common.kafka import client_options
 from streamsuite_common.shutdown import Shutdown
+from streamsuite_publisher.config import DEFAULTS, PublisherConfig
+from streamsuite_publisher.formats import parse_file
+from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_publisher.service import PublisherService
+from streamsuite_publisher.spool import Spool
 
 # The project's shared notes sit beside the checkout.
 SAMPLES = repo_root().parent / "shared" / "samples"

@@ -1,0 +1,138 @@
+"""A Kafka outage while the publisher runs: readiness 503, files held and retried, none lost.
+
+Uses a broker of its own (same code as the local stack, other ports) so that stopping it does
+not disturb the shared one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+
+from devstack.kafka import KafkaBroker
+from devstack.settings import StackSettings
+from streamsuite_common.config import KafkaSettings
+from streamsuite_common.kafka import client_options
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _wait(condition, what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _committed_keys(kafka: KafkaSettings, topic: str) -> list[str]:
+    consumer = KafkaConsumer(
+        **client_options(kafka, client_id="outage-reader"), isolation_level="read_committed"
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        keys: list[str] = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=500).values():
+                keys += [record.key.decode() for record in records]
+        return keys
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory):
+    settings = dataclasses.replace(
+        StackSettings.from_env(),
+        var=Path(tmp_path_factory.mktemp("broker")),
+        kafka_port=_free_port(),
+        kafka_controller_port=_free_port(),
+        partitions=1,
+    )
+    broker = KafkaBroker(settings)
+    broker.start()
+    broker.wait_ready()
+    yield broker
+    broker.stop()
+
+
+def test_broker_outage_holds_files_turns_readiness_503_and_loses_nothing(own_broker, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    kafka = KafkaSettings(bootstrap_servers=(own_broker.settings.bootstrap,))
+    port = _free_port()
+    config = tmp_path / "publisher.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "KAFKA": {"BOOTSTRAP_SERVERS": own_broker.settings.bootstrap},
+                "HTTP": {"HOST": "127.0.0.1", "PORT": port},
+                "LOG": {"FORMAT": "json"},
+                "PUBLISHER": {"STABLE_S": 0.2, "RESCAN_S": 0.5},
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(config), "--dir", str(inbox)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    readyz = f"http://127.0.0.1:{port}/readyz"
+    try:
+        _wait(lambda: _status(readyz) == 200, "publisher ready")
+        (inbox / "before.json").write_text('{"when": "before"}')
+        _wait(lambda: (inbox / "processed" / "before.json").is_file(), "first file published")
+
+        own_broker.stop()
+        _wait(lambda: _status(readyz) == 503, "readiness 503 during the outage")
+        for n in range(3):
+            (inbox / f"during-{n}.json").write_text(json.dumps({"n": n}))
+        # The files are claimed and held, never moved to processed/ or error/ while Kafka is away.
+        _wait(lambda: not list(inbox.glob("during-*.json")), "files claimed")
+        assert not list((inbox / "processed").glob("during-*"))
+        assert not list((inbox / "error").glob("during-*"))
+        assert process.poll() is None, "the publisher must not exit during an outage"
+        assert _status(f"http://127.0.0.1:{port}/healthz") == 200
+
+        own_broker.start()
+        own_broker.wait_ready()
+        _wait(lambda: _status(readyz) == 200, "readiness back to 200")
+        _wait(
+            lambda: len(list((inbox / "processed").glob("during-*.json"))) == 3,
+            "held files published after the outage",
+            timeout_s=180,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    assert code == 0
+    keys = _committed_keys(kafka, "records")
+    assert sorted(set(keys)) == ["before.json", "during-0.json", "during-1.json", "during-2.json"]
