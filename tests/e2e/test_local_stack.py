@@ -22,10 +22,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from devstack.procs import pid_alive, port_in_use
+from devstack.procs import port_in_use
 from devstack.services import SERVICES
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import KafkaProbe
+from streamsuite_common.pids import pid_alive
 
 DEVSTACK = [sys.executable, "-m", "devstack.cli"]
 

@@ -22,9 +22,10 @@ import psycopg2
 
 from devstack import services
 from devstack.kafka import fetch
-from devstack.procs import StackError, pid_alive
+from devstack.procs import StackError
 from devstack.settings import SettingsError, StackSettings
 from devstack.stack import Stack, backing_services, http_ok, owner_pid
+from streamsuite_common.pids import pid_alive
 
 EXIT_FAILED = 1
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import signal
 import socket
 import subprocess
@@ -46,22 +45,6 @@ def require_free_port(port: int, what: str, variable: str) -> None:
         raise StackError(
             f"port {port} ({what}) is taken by another process; stop it or set {variable}"
         )
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process runs; an exited one that its parent has not reaped yet (a
-    zombie) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc here: the signal check above is all we have
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 class Child:

@@ -16,8 +16,9 @@ import psycopg2
 from devstack import services
 from devstack.kafka import KafkaBroker
 from devstack.postgres import ExternalPostgres, LocalPostgres, provision
-from devstack.procs import Child, StackError, pid_alive, require_free_port, wait_until
+from devstack.procs import Child, StackError, require_free_port, wait_until
 from devstack.settings import StackSettings
+from streamsuite_common.pids import pid_alive
 
 
 def read_env_file(path: Path) -> dict[str, str]:

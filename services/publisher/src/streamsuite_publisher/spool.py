@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from streamsuite_common.pids import pid_alive
 from streamsuite_publisher.formats import SUPPORTED_SUFFIXES
 
 PROCESSING, PROCESSED, ERROR = "processing", "processed", "error"
@@ -91,19 +92,6 @@ def _parse_owner(owner: str) -> tuple[str, int | None]:
     host_and_pid = owner.rpartition(".")[0]
     host, _, pid = host_and_pid.rpartition(".")
     return host, int(pid) if pid.isdigit() else None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class RefusedFile(Exception):
@@ -266,7 +254,7 @@ class Spool:
     def _is_stale(self, claim_dir: Path, timeout_s: float) -> bool:
         host, pid = _parse_owner(claim_dir.name)
         same_host = host == socket.gethostname() and pid is not None
-        if same_host and (pid == os.getpid() or not _pid_alive(pid)):
+        if same_host and (pid == os.getpid() or not pid_alive(pid)):
             return True  # an earlier incarnation of this process, or a dead neighbour
         try:
             beat = (claim_dir / HEARTBEAT).stat().st_mtime
