@@ -97,6 +97,25 @@ def _get(url: str) -> tuple[int, str, str]:
         return exc.code, exc.headers["Content-Type"], exc.read().decode()
 
 
+def _stored(pg_port: int, password: str, source: str) -> list[tuple]:
+    """Rows of ``source`` in the records table, or [] while the table does not exist yet."""
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=pg_port, dbname="streamsuite",
+        user="streamsuite_writer", password=password,
+    )  # fmt: skip
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('streamsuite.records') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(
+                "SELECT kind, name, age FROM streamsuite.records WHERE source = %s", (source,)
+            )
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def _recorded_pids(var: Path) -> dict[str, int]:
     return {path.stem: int(path.read_text()) for path in (var / "run").glob("*.pid")}
 
@@ -131,12 +150,14 @@ def test_up_serves_kafka_and_postgres_and_ctrl_c_leaves_nothing_behind(stack_env
         assert (status, content_type.split(";")[0]) == (200, "text/plain")
         assert f"streamsuite_{spec.name.replace('-', '_')}_" in metrics
 
-    # A file dropped in the inbox is published (moved to processed/ after Kafka confirmed it).
+    # A file dropped in the inbox is published, then stored by the ingestor as a typed row.
     (var / "inbox" / "ada.json").write_text('{"name": "Ada Lovelace", "age": 36}')
-    deadline = time.monotonic() + 60
-    while not (var / "inbox" / "processed" / "ada.json").is_file():
-        assert time.monotonic() < deadline, "the publisher did not publish ada.json"
-        time.sleep(0.1)
+    deadline = time.monotonic() + 120
+    while not _stored(pg_port, password, "ada.json"):
+        assert time.monotonic() < deadline, "ada.json did not reach PostgreSQL"
+        time.sleep(0.2)
+    assert (var / "inbox" / "processed" / "ada.json").is_file()
+    assert _stored(pg_port, password, "ada.json") == [("relational", "Ada Lovelace", 36)]
 
     pids = _recorded_pids(var)
     assert {"devstack", "kafka", "postgres"} | {s.name for s in SERVICES} <= set(pids)

@@ -34,6 +34,7 @@ class ServiceSpec:
 
 # In start-up order; the query API and web join as they land.
 SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("ingestor", "streamsuite_ingestor", 9102, db_role="writer"),
     ServiceSpec("publisher", "streamsuite_publisher", 9101, args=("--dir", "{inbox}")),
 )
 

@@ -110,10 +110,17 @@ class IngestorConfig:
     ingestor: IngestorSettings
 
 
+def _checked(cfg: IngestorConfig) -> IngestorConfig:
+    if cfg.kafka.dlq_topic == cfg.kafka.topic:
+        # The ingestor reads both: one topic would turn every document into a dead letter.
+        raise ConfigError("KAFKA.DLQ_TOPIC: must differ from KAFKA.TOPIC")
+    return cfg
+
+
 def load(path: str | None, env: Mapping[str, str] | None = None) -> IngestorConfig:
-    return config.load(IngestorConfig, path, env, defaults=DEFAULTS)
+    return _checked(config.load(IngestorConfig, path, env, defaults=DEFAULTS))
 
 
 def load_tree(tree: Mapping[str, Any], env: Mapping[str, str]) -> IngestorConfig:
     """Pure variant for tests: the parsed YAML and the environment in, the config out."""
-    return config.load_config(IngestorConfig, tree, env, defaults=DEFAULTS)
+    return _checked(config.load_config(IngestorConfig, tree, env, defaults=DEFAULTS))

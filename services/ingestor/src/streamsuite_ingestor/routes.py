@@ -33,7 +33,12 @@ from typing import Any
 import yaml
 
 TYPES = ("string", "integer", "number", "boolean")
-SQL_TYPES = {"string": "text", "integer": "bigint", "number": "double precision", "boolean": "boolean"}
+SQL_TYPES = {
+    "string": "text",
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+}
 # A table route's integer lands in a bigint column: refuse what would overflow it.
 _BIGINT = (-(2**63), 2**63 - 1)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -62,7 +67,11 @@ class Field:
                 return "must not be empty"
             return None
         if self.type == "boolean":
-            return None if isinstance(value, bool) else f"expected true or false, got {_describe(value)}"
+            return (
+                None
+                if isinstance(value, bool)
+                else f"expected true or false, got {_describe(value)}"
+            )
         if self.type == "integer":
             if not _is_integer(value):
                 return f"expected an integer, got {_describe(value)}"

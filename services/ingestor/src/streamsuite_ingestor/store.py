@@ -11,6 +11,7 @@ bad one becomes a refusal carrying PostgreSQL's own message.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -57,9 +58,7 @@ class StoreUnavailable(Exception):
 class Outcome:
     stored: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     duplicates: int = 0
-    dead_letters: collections.Counter[str] = dataclasses.field(
-        default_factory=collections.Counter
-    )
+    dead_letters: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     # Rows PostgreSQL would not take: the caller sends them to the DLQ topic.
     refusals: list[DeadLetter] = dataclasses.field(default_factory=list)
     max_record_id: int | None = None
@@ -125,7 +124,7 @@ def dead_letter_params(item: DeadLetterRow) -> tuple[Any, ...]:
     return (
         _text(event.origin), _text(event.stage), _text(event.reason), _text(event.detail),
         _text(event.source), _text(event.sha256), _int(event.doc_index), _int(event.line),
-        psycopg2.Binary(raw), bool(truncated),
+        raw, bool(truncated),
         *coords,
         item.dlq.topic, item.dlq.partition, item.dlq.offset, event.at,
     )  # fmt: skip
@@ -135,8 +134,12 @@ def notify_payload(schema: str, count: int, max_id: int) -> str:
     return json.dumps({"schema": schema, "table": "records", "count": count, "max_id": max_id})
 
 
+def is_data_sqlstate(sqlstate: str | None) -> bool:
+    return bool(sqlstate) and sqlstate[:2] in DATA_ERROR_CLASSES
+
+
 def is_data_error(exc: psycopg2.Error) -> bool:
-    return bool(exc.pgcode) and exc.pgcode[:2] in DATA_ERROR_CLASSES
+    return is_data_sqlstate(exc.pgcode)
 
 
 def describe_error(exc: psycopg2.Error) -> str:
@@ -172,10 +175,8 @@ class Store:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):  # already broken: nothing to hand back
                 self._conn.close()
-            except psycopg2.Error:
-                pass  # already broken: nothing to hand back
             self._conn = None
 
     def write(self, rows: Sequence[Row], dead: Sequence[DeadLetterRow]) -> Outcome:
@@ -214,6 +215,8 @@ class Store:
                     try:
                         stored += self._guarded(cur, lambda r=row: self._insert_rows(cur, [r]))
                     except psycopg2.Error as exc:
+                        if not is_data_error(exc):
+                            raise
                         outcome.refusals.append(store_refusal(row, describe_error(exc)))
                 for item in dead:
                     outcome.dead_letters.update(self._insert_dead_letter_alone(cur, item))

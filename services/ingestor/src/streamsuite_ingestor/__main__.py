@@ -1,0 +1,3 @@
+from streamsuite_ingestor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The ingestor's Prometheus metrics, on a registry of its own so tests can run several."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_PREFIX = "streamsuite_ingestor"
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.records = Counter(
+            f"{_PREFIX}_records",
+            "Records newly stored, by kind (relational or unstructured)",
+            ["kind"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            f"{_PREFIX}_duplicates",
+            "Messages whose record was already stored (re-sent or re-read), so skipped",
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            f"{_PREFIX}_dead_letters",
+            "Dead letters newly stored in dead_letters, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.refusals = Counter(
+            f"{_PREFIX}_refusals",
+            "Messages the ingestor refused and sent to the DLQ topic, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            f"{_PREFIX}_batch_size_messages",
+            "Messages per stored batch",
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            f"{_PREFIX}_batch_duration_seconds",
+            "Time from a batch's poll to its offset commit",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end = Histogram(
+            f"{_PREFIX}_end_to_end_seconds",
+            "From a document's produced-at time to the commit of its batch",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            f"{_PREFIX}_consumer_lag",
+            "Messages behind the partition's high watermark (transaction markers included)",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            f"{_PREFIX}_batch_retries",
+            "Batches put back for a retry because PostgreSQL or Kafka was unavailable",
+            ["dependency"],
+            registry=registry,
+        )
