@@ -180,6 +180,10 @@ def yaml_sections(text: str) -> Iterator[tuple[int, str]]:
                 yield start, "".join(lines)
             start, lines = number, []
         lines.append(line)
+        if line.rstrip() == "...":  # an explicit document end: what follows is another one
+            if _has_content(lines):
+                yield start, "".join(lines)
+            start, lines = number + 1, []
     if _has_content(lines):
         yield start, "".join(lines)
 
@@ -211,7 +215,7 @@ def parse_yaml(text: str, limits: Limits) -> bytes:
     if len(text) > limits.max_document_bytes:
         _raise_too_large(len(text.encode()), limits)
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _JsonKeyedLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -235,7 +239,26 @@ def parse_yaml(text: str, limits: Limits) -> bytes:
         raise Refused("invalid-yaml", f"{_first_line(exc.problem or exc.context)}{where}") from None
     except yaml.YAMLError as exc:
         raise Refused("invalid-yaml", _first_line(str(exc))) from None
+    except RecursionError:
+        raise Refused("too-deep", f"nested deeper than {limits.max_depth} levels") from None
     return encode(value, limits)
+
+
+class _JsonKeyedLoader(yaml.SafeLoader):
+    """Safe loading, with mapping keys turned into JSON's string keys as they are read: Python
+    would otherwise merge ``1`` and ``true`` (equal as dict keys) and silently lose a value."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+            )
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _json_key(self.construct_object(key_node, deep=True))
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 def _first_line(text: str | None) -> str:
@@ -245,6 +268,7 @@ def _first_line(text: str | None) -> str:
 def _check_expansion(root: yaml.Node, limits: Limits) -> None:
     """Count nodes and depth as if every alias were copied out, with memoised sizes."""
     sizes: dict[int, tuple[int, int]] = {}
+    visiting: set[int] = set()  # on the current path: meeting one again is a cycle
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -253,12 +277,16 @@ def _check_expansion(root: yaml.Node, limits: Limits) -> None:
             continue
         children = _children(node)
         if not children_done:
+            if any(id(child) in visiting or child is node for child in children):
+                raise Refused("recursive-yaml", "an alias refers to a node that contains it")
+            visiting.add(key)
             stack.append((node, True))
             stack.extend((child, False) for child in children if id(child) not in sizes)
             continue
+        visiting.discard(key)
         count, depth = 1, 0
         for child in children:
-            child_count, child_depth = sizes.get(id(child), (1, 0))  # (1, 0): a cycle's back edge
+            child_count, child_depth = sizes[id(child)]
             count += child_count
             depth = max(depth, child_depth)
         sizes[key] = (min(count, limits.max_yaml_nodes + 1), depth + 1)
@@ -285,7 +313,14 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def encode(value: Any, limits: Limits) -> bytes:
     """Compact UTF-8 JSON of a parsed document, with YAML's extra types made JSON."""
     plain = _jsonable(value, limits.max_depth, 0)
-    data = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError as exc:
+        raise Refused(
+            "invalid-unicode",
+            f"a lone UTF-16 surrogate (\\u{ord(exc.object[exc.start]):04x}) is not a character",
+        ) from None
     if len(data) > limits.max_document_bytes:
         _raise_too_large(len(data), limits)
     return data

@@ -146,7 +146,12 @@ class PublisherService:
             message = OutMessage(self.config.kafka.dlq_topic, key, value, headers)
             return Prepared(claim, None, parsed, [message], 0, modified_at)
         sha256 = sha256_hex(data)
-        parsed = parse_file(claim.relpath, data, self.limits)
+        try:
+            parsed = parse_file(claim.relpath, data, self.limits)
+        except Exception as exc:  # a parser bug must cost one file, never the service
+            log.exception("parser failed", source=claim.relpath)
+            refusal = Refusal("internal-error", f"the parser failed: {exc!r}", data)
+            parsed = ParseResult(file_refusal=refusal)
         messages = file_messages(
             source=claim.relpath,
             sha256=sha256,
@@ -182,6 +187,7 @@ class PublisherService:
                     "kafka publish failed; will retry", error=repr(exc), files=len(batch),
                     retry_in_s=wait,
                 )  # fmt: skip
+                self.spool.heartbeat()  # still alive: our claims must not look abandoned
                 if self.shutdown.wait(wait):
                     for item in batch:
                         self.spool.release(item.claim)
@@ -205,6 +211,15 @@ class PublisherService:
 
     def finish(self, item: Prepared) -> None:
         """After the commit: move the file where it belongs, count it, say it."""
+        try:
+            self._finish(item)
+        except FileNotFoundError:
+            # Another publisher took the claim back (we looked dead); it publishes the file
+            # again, and the record identity makes that harmless.
+            log.error("claimed file was taken back before it was finished",
+                      source=item.claim.relpath)  # fmt: skip
+
+    def _finish(self, item: Prepared) -> None:
         source, parsed, now = item.claim.relpath, item.parsed, utc_now()
         context = {"source": source, "sha256": item.sha256}
         if parsed.file_refusal is not None:

@@ -22,8 +22,9 @@ import json
 import os
 import secrets
 import socket
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -188,7 +189,10 @@ class Spool:
                 )
             path = claim.target
         try:
-            size = path.stat().st_size
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                raise RefusedFile("not-a-file", "not a regular file")
+            size = st.st_size
             if size > max_bytes:
                 raise RefusedFile(
                     "file-too-large", f"file of {size:,} bytes is over the limit of {max_bytes:,}"
@@ -218,15 +222,15 @@ class Spool:
             _move(claim.path, _unique(self.root / PROCESSED / claim.relpath))
 
     def finish_refused(self, claim: Claim, report: dict[str, Any]) -> None:
-        destination = _unique(self.root / ERROR / claim.relpath)
+        destination = _unique(self.root / ERROR / claim.relpath, _report_path)
         _move(claim.path, destination)
         self._write_report(claim.relpath, report, beside=destination)
 
     def _write_report(
         self, relpath: str, report: dict[str, Any], beside: Path | None = None
     ) -> None:
-        beside = beside or _unique(self.root / ERROR / relpath)
-        path = beside.with_name(beside.name + ".error.json")
+        beside = beside or _unique(self.root / ERROR / relpath, _report_path)
+        path = _report_path(beside)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -263,15 +267,28 @@ class Spool:
         return time.time() - beat > timeout_s
 
 
-def _unique(path: Path) -> Path:
-    """``path``, or ``name.1.json``, ``name.2.json`` … when something is there already."""
-    if not path.exists() and not path.is_symlink():
+def _report_path(path: Path) -> Path:
+    return path.with_name(path.name + ".error.json")
+
+
+def _taken(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _unique(path: Path, companion: Callable[[Path], Path] | None = None) -> Path:
+    """``path``, or ``name.1.json``, ``name.2.json`` … when something is there already (or at
+    the ``companion`` path of that name, e.g. its error report)."""
+
+    def free(candidate: Path) -> bool:
+        return not _taken(candidate) and not (companion and _taken(companion(candidate)))
+
+    if free(path):
         return path
     suffix = "".join(path.suffixes[-1:])
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
     for n in range(1, 1_000_000):
         candidate = path.with_name(f"{stem}.{n}{suffix}")
-        if not candidate.exists() and not candidate.is_symlink():
+        if free(candidate):
             return candidate
     raise FileExistsError(path)
 
