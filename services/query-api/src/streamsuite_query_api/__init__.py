@@ -1,0 +1,1 @@
+"""Query API: the read-only REST service over the stored documents."""
