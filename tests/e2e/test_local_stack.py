@@ -14,8 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,17 +22,12 @@ import pytest
 
 from devstack.procs import port_in_use
 from devstack.services import SERVICES
+from devstack.testing import free_port, http_get, wait_for
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import KafkaProbe
 from streamsuite_common.pids import pid_alive
 
 DEVSTACK = [sys.executable, "-m", "devstack.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningUp:
@@ -78,23 +71,15 @@ def stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "DEVSTACK_VAR": str(var),
-        "DEVSTACK_KAFKA_PORT": str(_free_port()),
-        "DEVSTACK_KAFKA_CONTROLLER_PORT": str(_free_port()),
-        "DEVSTACK_PG_PORT": str(_free_port()),
+        "DEVSTACK_KAFKA_PORT": str(free_port()),
+        "DEVSTACK_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "DEVSTACK_PG_PORT": str(free_port()),
         # The services' HTTP ports move together: publisher 9101 + offset, and so on.
-        "DEVSTACK_SERVICE_PORT_OFFSET": str(_free_port() - min(s.port for s in SERVICES)),
+        "DEVSTACK_SERVICE_PORT_OFFSET": str(free_port() - min(s.port for s in SERVICES)),
     }
     env.pop("DATABASE_URL", None)
     yield env
     subprocess.run([*DEVSTACK, "down"], env=env, check=False, timeout=120)
-
-
-def _get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read().decode()
 
 
 def _stored(pg_port: int, password: str, source: str) -> list[tuple]:
@@ -144,18 +129,16 @@ def test_up_serves_kafka_and_postgres_and_ctrl_c_leaves_nothing_behind(stack_env
     for spec in SERVICES:
         base = f"http://127.0.0.1:{spec.port + offset}"
         assert f"{base}/healthz" in banner
-        assert _get(f"{base}/healthz")[0] == 200
-        assert _get(f"{base}/readyz")[0] == 200
-        status, content_type, metrics = _get(f"{base}/metrics")
+        assert http_get(f"{base}/healthz")[0] == 200
+        assert http_get(f"{base}/readyz")[0] == 200
+        status, content_type, metrics = http_get(f"{base}/metrics")
         assert (status, content_type.split(";")[0]) == (200, "text/plain")
         assert f"streamsuite_{spec.name.replace('-', '_')}_" in metrics
 
     # A file dropped in the inbox is published, then stored by the ingestor as a typed row.
     (var / "inbox" / "ada.json").write_text('{"name": "Ada Lovelace", "age": 36}')
-    deadline = time.monotonic() + 120
-    while not _stored(pg_port, password, "ada.json"):
-        assert time.monotonic() < deadline, "ada.json did not reach PostgreSQL"
-        time.sleep(0.2)
+    wait_for(lambda: _stored(pg_port, password, "ada.json"), what="ada.json in PostgreSQL",
+             timeout_s=120)  # fmt: skip
     assert (var / "inbox" / "processed" / "ada.json").is_file()
     assert _stored(pg_port, password, "ada.json") == [("relational", "Ada Lovelace", 36)]
 

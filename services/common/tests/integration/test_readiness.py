@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,34 +17,20 @@ from prometheus_client import CollectorRegistry
 from devstack.kafka import KafkaBroker
 from devstack.postgres import LocalPostgres
 from devstack.settings import StackSettings
+from devstack.testing import free_port, http_get, wait_for
 from streamsuite_common.config import DatabaseSettings, KafkaSettings
 from streamsuite_common.db import DatabaseProbe
 from streamsuite_common.health import HealthServer, Readiness
 from streamsuite_common.kafka import KafkaProbe
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read().decode()
-
-
 def _wait_for_status(url: str, status: int, timeout_s: float = 60) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        code, _, body = _get(url)
-        if code == status:
-            return json.loads(body)
-        assert time.monotonic() < deadline, f"{url} still answers {code}: {body}"
-        time.sleep(0.3)
+    code, _, body = wait_for(
+        lambda: (r := http_get(url))[0] == status and r, what=f"{url} to answer {status}",
+        timeout_s=timeout_s,
+    )  # fmt: skip
+    assert code == status
+    return json.loads(body)
 
 
 @pytest.fixture
@@ -73,9 +55,9 @@ def own_stack_settings(tmp_path_factory) -> StackSettings:
     return dataclasses.replace(
         shared,
         var=Path(tmp_path_factory.mktemp("own")),
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        pg_port=_free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        pg_port=free_port(),
         partitions=1,
         database_url=None,
     )
@@ -106,16 +88,16 @@ def test_all_three_endpoints_answer_with_the_shared_stack(serve, kafka_settings,
             "postgres": DatabaseProbe(writer_settings, application_name="test"),
         }
     )
-    assert _get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
     assert _wait_for_status(f"{base}/readyz", 200) == {
         "status": "ready",
         "checks": {"kafka": "ok", "postgres": "ok"},
     }
-    code, content_type, text = _get(f"{base}/metrics")
+    code, content_type, text = http_get(f"{base}/metrics")
     assert code == 200
     assert content_type.startswith("text/plain")
     assert 'streamsuite_test_dependency_up{dependency="kafka"} 1.0' in text
-    assert _get(f"{base}/nope")[0] == 404
+    assert http_get(f"{base}/nope")[0] == 404
 
 
 def test_liveness_does_not_depend_on_readiness(serve):
@@ -123,7 +105,7 @@ def test_liveness_does_not_depend_on_readiness(serve):
         raise ConnectionError("kafka unreachable")
 
     base = serve({"kafka": broken})
-    assert _get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
     body = _wait_for_status(f"{base}/readyz", 503)
     assert body["checks"] == {"kafka": "kafka unreachable"}
 
@@ -142,7 +124,7 @@ def test_readiness_follows_postgres_going_away_and_coming_back(serve, own_postgr
     own_postgres.stop()
     body = _wait_for_status(f"{base}/readyz", 503)
     assert body["checks"]["postgres"].startswith("postgres unreachable")
-    assert _get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
 
     own_postgres.start()
     own_postgres.wait_ready()
@@ -157,7 +139,7 @@ def test_readiness_follows_kafka_going_away_and_coming_back(serve, own_kafka):
     own_kafka.stop()
     body = _wait_for_status(f"{base}/readyz", 503)
     assert body["checks"]["kafka"].startswith("kafka unreachable")
-    assert _get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
 
     own_kafka.start()
     own_kafka.wait_ready()

@@ -17,9 +17,10 @@ import pytest
 
 from devstack.postgres import LocalPostgres, provision, role_password
 from devstack.settings import StackSettings
+from devstack.testing import free_port, http_status, wait_for
 from streamsuite_common.config import DatabaseSettings
 
-from .conftest import Doc, free_port, http_status, produce, raw_doc, wait_for
+from .conftest import Doc, produce, raw_doc
 
 TOTAL = 5_000
 

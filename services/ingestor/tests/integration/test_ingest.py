@@ -12,12 +12,13 @@ import psycopg2
 import pytest
 from psycopg2 import errors, sql
 
+from devstack.testing import wait_for
 from streamsuite_common.contract import DeadLetter
 from streamsuite_common.db import connect
 from streamsuite_common.kafka import connect_producer
 from streamsuite_ingestor.store import NOTIFY_CHANNEL
 
-from .conftest import produce, raw_doc, read_topic, running, sample_docs, wait_for
+from .conftest import produce, raw_doc, read_topic, running, sample_docs
 
 GOOD = ["person.json", "person.yml", "team.yaml", "sensors.jsonl", "array.json",
         "nested-unicode.json", "order.yaml"]  # fmt: skip

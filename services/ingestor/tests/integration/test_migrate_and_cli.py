@@ -9,11 +9,12 @@ import threading
 
 import yaml
 
+from devstack.testing import wait_for
 from streamsuite_common.db import connect
 from streamsuite_ingestor.migrate import bundled_migrations, migrate
 from streamsuite_ingestor.routes import all_routes, load_routes_file
 
-from .conftest import config_file, produce, raw_doc, running, sample_docs, wait_for
+from .conftest import config_file, produce, raw_doc, running, sample_docs
 
 
 def test_replicas_migrating_together_apply_each_migration_once(writer_settings, schema, db):

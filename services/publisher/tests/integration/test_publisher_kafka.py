@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 from kafka import KafkaConsumer, TopicPartition
 
 from devstack.settings import repo_root
+from devstack.testing import wait_for
 from streamsuite_common.config import KafkaSettings, load_config
 from streamsuite_common.contract import DeadLetter, parse_document_headers
 from streamsuite_common.kafka import client_options
@@ -131,15 +131,6 @@ def read_topic(kafka: KafkaSettings, topic: str) -> list[Message]:
         return messages
     finally:
         consumer.close()
-
-
-def wait_until(
-    condition: Callable[[], bool], what: str, timeout_s: float = 120, interval_s: float = 0.1
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval_s)
 
 
 def files_under(directory: Path, suffix: str = "") -> list[Path]:
@@ -266,7 +257,7 @@ def test_file_written_slowly_in_chunks_is_published_once_complete(kafka_settings
                 # The writer is slow but never pauses for the stability interval (2 s).
                 assert not shutdown.wait(0.05)
                 assert files_under(inbox / "processed") == [], "published half-way"
-        wait_until(lambda: (inbox / "processed" / "slow.json").is_file(), "the slow file")
+        wait_for((inbox / "processed" / "slow.json").is_file, what="the slow file")
     finally:
         shutdown.request()
         runner.join(30)
@@ -299,7 +290,9 @@ def test_sigkill_mid_batch_and_restart_loses_no_file(kafka_settings, topics, inb
     tree = config_tree(kafka_settings, topic, dlq, BATCH_FILES=10, TRANSACTIONAL_ID=f"{topic}-tx")
 
     process = start_process(tree, inbox, tmp_path)
-    wait_until(lambda: len(files_under(inbox / "processed")) >= 50, "some files", interval_s=0.01)
+    wait_for(
+        lambda: len(files_under(inbox / "processed")) >= 50, what="some files", interval_s=0.01
+    )
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     assert len(files_under(inbox / "processed")) < count, "the kill came too late to test"
@@ -327,7 +320,10 @@ def test_two_publishers_on_one_inbox_publish_each_file_exactly_once(
         )
         processes.append(start_process(tree, inbox, tmp_path))
     try:
-        wait_until(lambda: len(files_under(inbox / "processed")) == count, "2,000 files", 300)
+        wait_for(
+            lambda: len(files_under(inbox / "processed")) == count, what="2,000 files",
+            timeout_s=300,
+        )  # fmt: skip
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

@@ -9,12 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,31 +19,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from devstack.kafka import KafkaBroker
 from devstack.settings import StackSettings
+from devstack.testing import free_port, http_status, wait_for
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import client_options
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
-def _wait(condition, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def _committed_keys(kafka: KafkaSettings, topic: str) -> list[str]:
@@ -73,8 +47,8 @@ def own_broker(tmp_path_factory):
     settings = dataclasses.replace(
         StackSettings.from_env(),
         var=Path(tmp_path_factory.mktemp("broker")),
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
         partitions=1,
     )
     broker = KafkaBroker(settings)
@@ -88,7 +62,7 @@ def test_broker_outage_holds_files_turns_readiness_503_and_loses_nothing(own_bro
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     kafka = KafkaSettings(bootstrap_servers=(own_broker.settings.bootstrap,))
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "publisher.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -107,27 +81,29 @@ def test_broker_outage_holds_files_turns_readiness_503_and_loses_nothing(own_bro
     )
     readyz = f"http://127.0.0.1:{port}/readyz"
     try:
-        _wait(lambda: _status(readyz) == 200, "publisher ready")
+        wait_for(lambda: http_status(readyz) == 200, what="publisher ready")
         (inbox / "before.json").write_text('{"when": "before"}')
-        _wait(lambda: (inbox / "processed" / "before.json").is_file(), "first file published")
+        wait_for(
+            lambda: (inbox / "processed" / "before.json").is_file(), what="first file published"
+        )
 
         own_broker.stop()
-        _wait(lambda: _status(readyz) == 503, "readiness 503 during the outage")
+        wait_for(lambda: http_status(readyz) == 503, what="readiness 503 during the outage")
         for n in range(3):
             (inbox / f"during-{n}.json").write_text(json.dumps({"n": n}))
         # The files are claimed and held, never moved to processed/ or error/ while Kafka is away.
-        _wait(lambda: not list(inbox.glob("during-*.json")), "files claimed")
+        wait_for(lambda: not list(inbox.glob("during-*.json")), what="files claimed")
         assert not list((inbox / "processed").glob("during-*"))
         assert not list((inbox / "error").glob("during-*"))
         assert process.poll() is None, "the publisher must not exit during an outage"
-        assert _status(f"http://127.0.0.1:{port}/healthz") == 200
+        assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
 
         own_broker.start()
         own_broker.wait_ready()
-        _wait(lambda: _status(readyz) == 200, "readiness back to 200")
-        _wait(
+        wait_for(lambda: http_status(readyz) == 200, what="readiness back to 200")
+        wait_for(
             lambda: len(list((inbox / "processed").glob("during-*.json"))) == 3,
-            "held files published after the outage",
+            what="held files published after the outage",
             timeout_s=180,
         )
     finally:
