@@ -19,7 +19,7 @@ export UV_SYSTEM_CERTS := 1
 export UV_LINK_MODE := copy
 export STREAMSUITE_CACHE := $(CACHE)
 
-PACKAGES := services/common services/publisher services/ingestor services/query-api dev
+PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: help

@@ -19,6 +19,7 @@ END = "<!-- config-reference:end -->"
 SERVICE_CONFIG_MODULES: tuple[str, ...] = (
     "streamsuite_publisher.config",
     "streamsuite_ingestor.config",
+    "streamsuite_query_api.config",
 )
 
 

@@ -35,6 +35,7 @@ class ServiceSpec:
 # In start-up order; the query API and web join as they land.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingestor", "streamsuite_ingestor", 9102, db_role="writer"),
+    ServiceSpec("query-api", "streamsuite_query_api", 8000, db_role="reader", ui_path="/docs"),
     ServiceSpec("publisher", "streamsuite_publisher", 9101, args=("--dir", "{inbox}")),
 )
 

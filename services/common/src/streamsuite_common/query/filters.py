@@ -1,0 +1,260 @@
+"""Request parameters into validated filters: pure, one ``InvalidQuery`` naming the parameter.
+
+Parameters arrive as (name, text) pairs, as in a query string; an unknown name or a name given
+twice is refused rather than ignored, so a typo never silently widens a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from streamsuite_common.query.cursor import CursorCodec, CursorError
+from streamsuite_common.query.errors import InvalidQuery
+from streamsuite_common.query.values import (
+    check_text,
+    parse_json,
+    parse_key_path,
+    to_json_text,
+    value_from_param,
+)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_TEXT_CHARS = 1024
+MAX_JSONPATH_CHARS = 1024
+MAX_CONTAINS_CHARS = 16 * 1024
+MAX_VALUE_CHARS = 16 * 1024
+KINDS = ("relational", "unstructured")
+_INT32 = (-(2**31), 2**31 - 1)
+
+RECORDS_SCOPE = "records"
+DEAD_LETTERS_SCOPE = "dead_letters"
+
+# The document filters, shared by the record listing and the stream.
+DOCUMENT_PARAMS = (
+    "key", "value", "has_key", "contains", "jsonpath", "kind", "name", "age_min", "age_max",
+    "source",
+)  # fmt: skip
+PAGE_PARAMS = ("limit", "cursor")
+RECORD_PARAMS = (*DOCUMENT_PARAMS, "since", "until", *PAGE_PARAMS)
+STREAM_PARAMS = DOCUMENT_PARAMS
+DEAD_LETTER_PARAMS = ("reason", "origin", "stage", "source", "since", "until", *PAGE_PARAMS)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordFilter:
+    """What a record must satisfy; None means "any". JSON values are compact JSON text."""
+
+    key: tuple[str, ...] | None = None
+    value: str | None = None  # JSON text; set exactly when key is
+    has_key: tuple[str, ...] | None = None
+    contains: str | None = None  # JSON text
+    jsonpath: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetterFilter:
+    reason: str | None = None
+    origin: str | None = None
+    stage: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """Newest first: at most ``limit`` items with ids below ``before_id`` (None: the newest)."""
+
+    limit: int = DEFAULT_LIMIT
+    before_id: int | None = None
+
+
+def _single_values(
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str], allowed: Iterable[str]
+) -> dict[str, str]:
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    allowed = tuple(allowed)
+    values: dict[str, str] = {}
+    for name, text in items:
+        if name not in allowed:
+            raise InvalidQuery(name, f"unknown parameter; known: {', '.join(allowed)}")
+        if name in values:
+            raise InvalidQuery(name, "given more than once")
+        values[name] = text
+    return values
+
+
+def _text(values: Mapping[str, str], name: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+    text = values.get(name)
+    if text is None:
+        return None
+    check_text(name, text)
+    if not text:
+        raise InvalidQuery(name, "must not be empty (leave the parameter out instead)")
+    if len(text) > limit:
+        raise InvalidQuery(name, f"longer than {limit} characters ({len(text)})")
+    return text
+
+
+def _int(values: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    text = values.get(name)
+    if text is None:
+        return None
+    stripped = text.strip()
+    body = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not body.isascii() or not body.isdigit() or len(body) > 19:
+        raise InvalidQuery(name, f"expected a whole number, got {text[:40]!r}")
+    number = int(stripped)
+    if not low <= number <= high:
+        raise InvalidQuery(name, f"must be between {low} and {high}, got {number}")
+    return number
+
+
+def parse_timestamp(name: str, text: str) -> datetime:
+    """RFC 3339 with an explicit offset (``2026-01-31T12:00:00Z``, ``...+02:00``)."""
+    check_text(name, text)
+    candidate = text.strip()
+    # A '+' in a query string arrives as a space unless the client encoded it as %2B.
+    if len(candidate) > 19 and candidate[-6:-5] == " ":
+        candidate = f"{candidate[:-6]}+{candidate[-5:]}"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        moment = None
+    if moment is None or len(candidate) < 19 or "T" not in candidate.upper():
+        raise InvalidQuery(
+            name, f"expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z, got {text[:40]!r}"
+        )
+    if moment.tzinfo is None:
+        raise InvalidQuery(name, "needs a UTC offset (Z or +hh:mm)")
+    return moment
+
+
+def _time_range(values: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    since = parse_timestamp("since", values["since"]) if "since" in values else None
+    until = parse_timestamp("until", values["until"]) if "until" in values else None
+    if since is not None and until is not None and since >= until:
+        raise InvalidQuery("until", "must be later than since")
+    return since, until
+
+
+def _page(values: Mapping[str, str], codec: CursorCodec, scope: str) -> Page:
+    limit = _int(values, "limit", 1, MAX_LIMIT)
+    before_id = None
+    if "cursor" in values:
+        try:
+            before_id = codec.decode(scope, values["cursor"])
+        except CursorError as exc:
+            raise InvalidQuery("cursor", f"invalid: {exc}") from None
+    return Page(limit=DEFAULT_LIMIT if limit is None else limit, before_id=before_id)
+
+
+def _document_filter(values: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ("key" in values) != ("value" in values):
+        missing = "value" if "key" in values else "key"
+        other = "key" if missing == "value" else "value"
+        raise InvalidQuery(missing, f"required together with {other}")
+    if "key" in values:
+        out["key"] = parse_key_path("key", values["key"])
+        text = values["value"]
+        if len(text) > MAX_VALUE_CHARS:
+            raise InvalidQuery("value", f"longer than {MAX_VALUE_CHARS} characters")
+        out["value"] = to_json_text("value", value_from_param("value", text))
+    if "has_key" in values:
+        out["has_key"] = parse_key_path("has_key", values["has_key"])
+    contains = _text(values, "contains", MAX_CONTAINS_CHARS)
+    if contains is not None:
+        out["contains"] = to_json_text("contains", parse_json("contains", contains))
+    out["jsonpath"] = _text(values, "jsonpath", MAX_JSONPATH_CHARS)
+    kind = values.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise InvalidQuery("kind", f"must be one of {', '.join(KINDS)}; got {kind[:40]!r}")
+    out["kind"] = kind
+    out["name"] = _text(values, "name")
+    out["source"] = _text(values, "source")
+    out["age_min"] = _int(values, "age_min", *_INT32)
+    out["age_max"] = _int(values, "age_max", *_INT32)
+    if (
+        out["age_min"] is not None
+        and out["age_max"] is not None
+        and out["age_min"] > out["age_max"]
+    ):
+        raise InvalidQuery("age_max", "must not be below age_min")
+    return out
+
+
+def parse_record_params(
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str], codec: CursorCodec
+) -> tuple[RecordFilter, Page]:
+    """``GET /api/v1/records`` parameters into a filter and a page."""
+    values = _single_values(pairs, RECORD_PARAMS)
+    since, until = _time_range(values)
+    record_filter = RecordFilter(**_document_filter(values), since=since, until=until)
+    return record_filter, _page(values, codec, RECORDS_SCOPE)
+
+
+def parse_stream_params(pairs: Iterable[tuple[str, str]] | Mapping[str, str]) -> RecordFilter:
+    """``GET /api/v1/stream`` parameters: the document filters only."""
+    return RecordFilter(**_document_filter(_single_values(pairs, STREAM_PARAMS)))
+
+
+def parse_dead_letter_params(
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str], codec: CursorCodec
+) -> tuple[DeadLetterFilter, Page]:
+    values = _single_values(pairs, DEAD_LETTER_PARAMS)
+    since, until = _time_range(values)
+    dead_filter = DeadLetterFilter(
+        reason=_text(values, "reason"),
+        origin=_text(values, "origin"),
+        stage=_text(values, "stage"),
+        source=_text(values, "source"),
+        since=since,
+        until=until,
+    )
+    return dead_filter, _page(values, codec, DEAD_LETTERS_SCOPE)
+
+
+def parse_key_value_body(body: bytes) -> RecordFilter:
+    """The body of ``POST /api/v1/query_unstructured_data``: ``{"key": K, "value": V}``."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidQuery("body", f"not UTF-8 (byte offset {exc.start})") from None
+    if not text.strip():
+        raise InvalidQuery("body", 'empty; expected {"key": ..., "value": ...}')
+    document = parse_json("body", text)
+    if not isinstance(document, dict):
+        raise InvalidQuery("body", 'expected a JSON object {"key": ..., "value": ...}')
+    unknown = sorted(set(document) - {"key", "value"})
+    if unknown:
+        raise InvalidQuery(unknown[0], 'unknown field; the body is {"key": ..., "value": ...}')
+    if "key" not in document:
+        raise InvalidQuery("key", "required")
+    if "value" not in document:
+        raise InvalidQuery("value", "required (null matches a null value)")
+    key = document["key"]
+    if not isinstance(key, str):
+        raise InvalidQuery("key", f"expected a string, got {_json_type(key)}")
+    return RecordFilter(
+        key=parse_key_path("key", key), value=to_json_text("value", document["value"])
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "an array"}.get(type(value), "a number")

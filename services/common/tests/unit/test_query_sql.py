@@ -1,0 +1,78 @@
+"""The statements are constant text with placeholders: no filter value ever appears in them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from streamsuite_common.query import Page, RecordFilter
+from streamsuite_common.query.filters import DeadLetterFilter
+from streamsuite_common.query.render import record_json
+from streamsuite_common.query.sql import (
+    dead_letters_page_sql,
+    record_by_id_sql,
+    records_after_sql,
+    records_page_sql,
+)
+
+EVIL = "x'); DROP TABLE records; --"
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+EVERYTHING = RecordFilter(
+    key=(EVIL, "0"),
+    value=f'"{EVIL}"',
+    has_key=(EVIL,),
+    contains=f'{{"{EVIL}":1}}',
+    jsonpath=f'$."{EVIL}" == 1',
+    kind="relational",
+    name=EVIL,
+    age_min=1,
+    age_max=2,
+    source=EVIL,
+    since=datetime(2026, 1, 1, tzinfo=UTC),
+    until=datetime(2026, 2, 1, tzinfo=UTC),
+)
+
+
+def _check(statement):
+    text, params = statement
+    assert EVIL not in text
+    assert "DROP" not in text
+    # Every placeholder has a parameter and every parameter a placeholder.
+    assert set(PLACEHOLDER.findall(text)) == set(params)
+    # No other % in the text: nothing else could be interpolated.
+    assert "%" not in PLACEHOLDER.sub("", text)
+    return text, params
+
+
+def test_every_filter_is_bound_never_inlined():
+    text, params = _check(records_page_sql(EVERYTHING, Page(limit=10, before_id=99)))
+    assert params["key_path"] == [EVIL, "0"]
+    assert params["name"] == EVIL
+    assert params["limit"] == 11
+    assert params["before_id"] == 99
+    assert "payload @> %(key_fragment_0)s::jsonb OR payload @> %(key_fragment_1)s::jsonb" in text
+    assert "payload @@ %(jsonpath)s::jsonpath" in text
+    assert text.endswith("ORDER BY id DESC LIMIT %(limit)s")
+
+
+def test_no_filter_is_a_plain_newest_first_page():
+    text, params = _check(records_page_sql(RecordFilter(), Page()))
+    assert "WHERE" not in text
+    assert params == {"limit": 51}
+
+
+def test_other_statements_bind_their_inputs():
+    _check(record_by_id_sql(7))
+    text, _params = _check(records_after_sql(EVERYTHING, 5, 100))
+    assert "id > %(after_id)s" in text
+    assert "ORDER BY id ASC" in text
+    _check(dead_letters_page_sql(DeadLetterFilter(reason=EVIL, source=EVIL), Page()))
+
+
+def test_record_json_splices_the_payload_text_verbatim():
+    row = (1, "unstructured", None, None, None, None, None, '{"n": 0.1000000000000000000001}',
+           "records", 0, 5, None, datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    text = record_json(row)
+    assert '"payload":{"n": 0.1000000000000000000001}' in text
+    assert text.endswith('"ingested_at":"2026-01-01T00:00:00Z"}')

@@ -1,0 +1,3 @@
+from streamsuite_query_api.cli import main
+
+raise SystemExit(main())

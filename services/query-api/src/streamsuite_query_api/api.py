@@ -1,0 +1,343 @@
+"""The /api/v1 routes. Each one parses its input with the shared query layer (which refuses
+anything malformed with a message naming the parameter), runs one read on a pooled connection
+in a worker thread, and answers JSON rendered by the query layer."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from streamsuite_common.query import (
+    CursorCodec,
+    Page,
+    parse_dead_letter_params,
+    parse_key_value_body,
+    parse_record_params,
+    parse_stream_params,
+)
+from streamsuite_common.query import read as query_read
+from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
+from streamsuite_common.query.values import MAX_KEY_CHARS
+from streamsuite_query_api import models, stream
+from streamsuite_query_api.db import Database, DatabaseUnavailable
+from streamsuite_query_api.errors import ApiError
+from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
+from streamsuite_query_api.metrics import Metrics
+
+JSON = "application/json"
+_PROBLEMS = {
+    400: {"model": models.Problem, "description": "Bad input; `detail` names the parameter."},
+    503: {
+        "model": models.Problem,
+        "description": "PostgreSQL unreachable or busy; retry after `Retry-After` seconds.",
+    },
+}
+router = APIRouter(
+    prefix="/api/v1", dependencies=[Depends(reject_unknown_params)], responses=_PROBLEMS
+)
+
+
+@dataclasses.dataclass
+class Context:
+    """What the routes share, kept on ``app.state.ctx``."""
+
+    db: Database
+    codec: CursorCodec
+    notifier: stream.Notifier
+    metrics: Metrics
+    heartbeat_s: float
+    max_stream_clients: int
+    stream_clients: int = 0
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def json_response(text: str, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(text, status_code=status, media_type=JSON, headers=headers)
+
+
+# --- parameter declarations: for the OpenAPI document; the query layer does the parsing ---
+
+KeyParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_KEY_CHARS,
+        description="Dotted key path (`address.city`; `items.0.price` indexes arrays). "
+        "Needs `value`. Served by the GIN index on `payload`.",
+        examples=["age"],
+    ),
+]
+ValueParam = Annotated[
+    str | None,
+    Query(
+        description="Value at `key`, typed: parsed as JSON when it is valid JSON (`30` the "
+        'number, `"30"` the string, `true`, `null`, `{"a":1}`), else taken as a string '
+        "(`London`). Equality, including for objects and arrays.",
+        examples=["36"],
+    ),
+]
+HasKeyParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_KEY_CHARS,
+        description="Dotted key path that must exist (its value may be null). Not indexed.",
+        examples=["address.city"],
+    ),
+]
+ContainsParam = Annotated[
+    str | None,
+    Query(
+        description="JSON fragment the document must contain (`@>`): "
+        '`{"tags":["x"]}` matches a document whose `tags` array holds `"x"`; a top-level '
+        "array matches when one of its elements contains the fragment.",
+        examples=['{"address":{"city":"London"}}'],
+    ),
+]
+JsonPathParam = Annotated[
+    str | None,
+    Query(
+        description="SQL/JSON path predicate (`payload @@ jsonpath`), bound as a parameter: "
+        '`$.age > 30`, `$.tags[*] == "x"`, `exists($.address.zip)`. A filter '
+        "expression without a predicate (`$.a ? (@ > 1)`) matches nothing; wrap it in "
+        "`exists(...)`.",
+        examples=["$.age > 30"],
+    ),
+]
+KindParam = Annotated[Literal["relational", "unstructured"] | None, Query()]
+NameParam = Annotated[str | None, Query(description="Typed `name`, exact match.")]
+AgeMinParam = Annotated[
+    int | None, Query(description="Typed `age` at least this.", ge=-(2**31), le=2**31 - 1)
+]
+AgeMaxParam = Annotated[
+    int | None, Query(description="Typed `age` at most this.", ge=-(2**31), le=2**31 - 1)
+]
+SourceParam = Annotated[str | None, Query(description="Source file path, exact match.")]
+# Declared as strings in date-time format: the query layer parses them (and repairs a '+'
+# that arrived decoded as a space), so one parser decides for the API and the web UI.
+_DATE_TIME = {"format": "date-time"}
+SinceParam = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339; `ingested_at` at or after it.",
+        examples=["2026-01-31T00:00:00Z"],
+        json_schema_extra=_DATE_TIME,
+    ),
+]
+UntilParam = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339; `ingested_at` before it (exclusive).", json_schema_extra=_DATE_TIME
+    ),
+]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1..{MAX_LIMIT}.")]
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="`next_cursor` of the previous page: opaque and signed; the order (newest "
+        "first, by id) stays stable while new records arrive.",
+    ),
+]
+
+
+async def _read(request: Request, action):
+    return await run_in_threadpool(ctx(request).db.run, action)
+
+
+@router.post(
+    "/query_unstructured_data",
+    summary="Records whose document has `key` equal to `value` (the original endpoint)",
+    response_model=list[models.Record],
+    responses={
+        413: {"model": models.Problem, "description": f"Body over {MAX_BODY_BYTES} bytes."},
+        415: {"model": models.Problem, "description": "Content type is not application/json."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": models.KeyValueQuery.model_json_schema(),
+                    "examples": {
+                        "number": {"value": {"key": "age", "value": 36}},
+                        "string": {"value": {"key": "age", "value": "36"}},
+                        "nested": {"value": {"key": "address.city", "value": "London"}},
+                    },
+                }
+            },
+        }
+    },
+)
+async def query_unstructured_data(
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Most records answered (newest first).")
+    ] = MAX_LIMIT,
+) -> Response:
+    """Typed match: `30` matches the number, `"30"` the string. At most `limit` records, newest
+    first; the `X-Result-Truncated: true` header says more matched."""
+    body = await read_json_body(request)
+    record_filter = parse_key_value_body(body)
+    context = ctx(request)
+    page = await _read(
+        request,
+        lambda c: query_read.list_records(c, record_filter, Page(limit=limit), context.codec),
+    )
+    headers = {"X-Result-Truncated": "true"} if page.next_cursor else None
+    return json_response("[" + ",".join(page.items) + "]", headers=headers)
+
+
+@router.get(
+    "/records",
+    summary="Records, newest first, filtered and paged",
+    response_model=models.RecordPage,
+)
+async def list_records(
+    request: Request,
+    key: KeyParam = None,
+    value: ValueParam = None,
+    has_key: HasKeyParam = None,
+    contains: ContainsParam = None,
+    jsonpath: JsonPathParam = None,
+    kind: KindParam = None,
+    name: NameParam = None,
+    age_min: AgeMinParam = None,
+    age_max: AgeMaxParam = None,
+    source: SourceParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Response:
+    """All filters combine with AND. Follow `next_cursor` until it is null to read everything."""
+    context = ctx(request)
+    record_filter, page = parse_record_params(request.query_params.multi_items(), context.codec)
+    result = await _read(
+        request, lambda c: query_read.list_records(c, record_filter, page, context.codec)
+    )
+    return json_response(result.to_json())
+
+
+@router.get(
+    "/records/{record_id}",
+    summary="One record by id",
+    response_model=models.Record,
+    responses={404: {"model": models.Problem, "description": "No record with this id."}},
+)
+async def get_record(
+    request: Request, record_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> Response:
+    found = await _read(request, lambda c: query_read.get_record(c, record_id))
+    if found is None:
+        raise ApiError(404, f"record {record_id}: not found")
+    return json_response(found)
+
+
+@router.get(
+    "/dead-letters",
+    summary="Dead letters (refused input), newest first, paged",
+    response_model=models.DeadLetterPage,
+)
+async def list_dead_letters(
+    request: Request,
+    reason: Annotated[str | None, Query(description="e.g. `invalid-json`")] = None,
+    origin: Annotated[str | None, Query(description="`publisher`, `ingestor`, `web`")] = None,
+    stage: Annotated[str | None, Query()] = None,
+    source: SourceParam = None,
+    since: Annotated[
+        str | None, Query(description="`created_at` at or after.", json_schema_extra=_DATE_TIME)
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="`created_at` before.", json_schema_extra=_DATE_TIME)
+    ] = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Response:
+    context = ctx(request)
+    dead_filter, page = parse_dead_letter_params(request.query_params.multi_items(), context.codec)
+    result = await _read(
+        request, lambda c: query_read.list_dead_letters(c, dead_filter, page, context.codec)
+    )
+    return json_response(result.to_json())
+
+
+@router.get("/stats", summary="Counts and ingestion rate", response_model=models.Stats)
+async def get_stats(request: Request) -> models.Stats:
+    return await _read(request, query_read.stats)
+
+
+@router.get(
+    "/stream",
+    summary="Server-Sent Events of new records",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {"example": "id: 4212\nevent: record\ndata: {...}\n\n"}
+            },
+            "description": "One `record` event per new record (`id` = record id, `data` = the "
+            "record JSON), `: heartbeat` comments in between.",
+        }
+    },
+)
+async def stream_records(
+    request: Request,
+    key: KeyParam = None,
+    value: ValueParam = None,
+    has_key: HasKeyParam = None,
+    contains: ContainsParam = None,
+    jsonpath: JsonPathParam = None,
+    kind: KindParam = None,
+    name: NameParam = None,
+    age_min: AgeMinParam = None,
+    age_max: AgeMaxParam = None,
+    source: SourceParam = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume: records after this id are sent first (browsers send it "
+            "when they reconnect).",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Records stored after the connection opened (or after `Last-Event-ID`), oldest first,
+    with the same document filters as `/records`."""
+    context = ctx(request)
+    record_filter = parse_stream_params(request.query_params.multi_items())
+    after_id = stream.parse_last_event_id(last_event_id)
+    if context.stream_clients >= context.max_stream_clients:
+        raise DatabaseUnavailable(f"{context.max_stream_clients} stream clients already")
+    if after_id is None:
+        after_id = await _read(request, query_read.latest_record_id)
+    events = stream.record_events(
+        context.db,
+        context.notifier,
+        record_filter,
+        after_id,
+        heartbeat_s=context.heartbeat_s,
+        run=run_in_threadpool,
+    )
+    return StreamingResponse(
+        _counted(context, events),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _counted(context: Context, events):
+    context.stream_clients += 1
+    context.metrics.stream_clients.inc()
+    try:
+        async for chunk in events:
+            yield chunk
+    finally:
+        context.stream_clients -= 1
+        context.metrics.stream_clients.dec()
+        await events.aclose()

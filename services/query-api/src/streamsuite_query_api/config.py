@@ -1,0 +1,90 @@
+"""The query API's settings: the shared DATABASE, LOG and HTTP sections plus QUERY_API."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from streamsuite_common import config
+from streamsuite_common.config import (
+    DatabaseSettings,
+    HttpSettings,
+    LogSettings,
+    as_int,
+    as_seconds,
+    setting,
+)
+
+SERVICE = "query-api"
+DEFAULTS: Mapping[str, Mapping[str, Any]] = {"HTTP": {"PORT": 8000}}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueryApiSettings:
+    SECTION: ClassVar[str] = "QUERY_API"
+
+    pool_size: int = setting(
+        "POOL_SIZE",
+        10,
+        parse=as_int(1, 200),
+        help="Most PostgreSQL connections the query API holds (the stream listener adds one).",
+    )
+    pool_timeout_s: float = setting(
+        "POOL_TIMEOUT_S",
+        5.0,
+        parse=as_seconds(0.1, 300),
+        help="How long a request waits for a free connection before answering 503.",
+    )
+    statement_timeout_ms: int = setting(
+        "STATEMENT_TIMEOUT_MS",
+        5000,
+        parse=as_int(100, 600_000),
+        help="PostgreSQL cancels a query running longer than this (answered with 503).",
+    )
+    cursor_secret: str = setting(
+        "CURSOR_SECRET",
+        "",
+        secret=True,
+        help="Key that signs paging cursors; the same on every replica. Empty: derived from "
+        "the database and schema names (detects corrupt cursors, not deliberate forgeries).",
+    )
+    stream_heartbeat_s: float = setting(
+        "STREAM_HEARTBEAT_S",
+        15.0,
+        parse=as_seconds(0.1, 300),
+        help="Seconds between SSE heartbeat comments on `/api/v1/stream` (and re-checks).",
+    )
+    stream_max_clients: int = setting(
+        "STREAM_MAX_CLIENTS",
+        100,
+        parse=as_int(1, 10_000),
+        help="Most concurrent `/api/v1/stream` clients; more are answered 503.",
+    )
+
+
+# For the configuration reference in the top-level README (devstack.docs).
+SECTIONS: tuple[type, ...] = (QueryApiSettings,)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryApiConfig:
+    database: DatabaseSettings
+    log: LogSettings
+    http: HttpSettings
+    query_api: QueryApiSettings
+
+    @property
+    def cursor_secret(self) -> str:
+        if self.query_api.cursor_secret:
+            return self.query_api.cursor_secret
+        return f"streamsuite:{self.database.dbname}:{self.database.schema}"
+
+
+def load(path: str | None, env: Mapping[str, str] | None = None) -> QueryApiConfig:
+    return config.load(QueryApiConfig, path, env, defaults=DEFAULTS)
+
+
+def load_tree(tree: Mapping[str, Any], env: Mapping[str, str]) -> QueryApiConfig:
+    """Pure variant for tests: the parsed YAML and the environment in, the config out."""
+    return config.load_config(QueryApiConfig, tree, env, defaults=DEFAULTS)

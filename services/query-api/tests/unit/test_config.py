@@ -1,0 +1,49 @@
+"""The query API's config: defaults, its own section, and one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamsuite_common.config import ConfigError
+from streamsuite_query_api.config import load_tree
+from streamsuite_query_api.stream import parse_last_event_id, sse_event
+
+BASE = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
+
+
+def test_defaults_port_8000_and_bounded_pool():
+    cfg = load_tree(BASE, {})
+    assert cfg.http.port == 8000
+    assert (cfg.query_api.pool_size, cfg.query_api.statement_timeout_ms) == (10, 5000)
+    assert cfg.cursor_secret  # derived when not set
+
+
+def test_environment_overrides_query_api_keys():
+    cfg = load_tree(BASE, {"STREAMSUITE_QUERY_API__POOL_SIZE": "3",
+                           "STREAMSUITE_QUERY_API__CURSOR_SECRET": "s3"})  # fmt: skip
+    assert (cfg.query_api.pool_size, cfg.cursor_secret) == (3, "s3")
+
+
+@pytest.mark.parametrize(
+    ("tree", "message"),
+    [
+        ({"QUERY_API": {"POOL_SIZE": 0}}, "QUERY_API.POOL_SIZE: must be between 1 and 200"),
+        ({"QUERY_API": {"STATEMENT_TIMEOUT_MS": "fast"}}, "QUERY_API.STATEMENT_TIMEOUT_MS"),
+        ({"QUERY_API": {"POOLSIZE": 1}}, "QUERY_API.POOLSIZE: unknown key"),
+    ],
+)
+def test_bad_settings_name_the_key(tree, message):
+    with pytest.raises(ConfigError, match=message):
+        load_tree({**BASE, **tree}, {})
+
+
+def test_last_event_id_is_a_record_id():
+    assert parse_last_event_id(None) is None
+    assert parse_last_event_id(" 42 ") == 42
+    for bad in ("-1", "abc", "1e3", "9" * 20):
+        with pytest.raises(ValueError, match="Last-Event-ID"):
+            parse_last_event_id(bad)
+
+
+def test_sse_event_is_one_record_per_event():
+    assert sse_event(7, '{"id":7}') == b'id: 7\nevent: record\ndata: {"id":7}\n\n'

@@ -1,0 +1,1 @@
+"""Web UI: server-rendered pages over the stored documents, read as the read-only role."""
