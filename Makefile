@@ -45,13 +45,17 @@ lock: $(UV) ## re-resolve uv.lock after changing a pyproject.toml
 	$(UV) lock --python $(PYTHON)
 
 .PHONY: system-deps
-system-deps: ## install Java and Maven from Debian when missing (needs root)
+system-deps: ## install Java, Maven and Chromium from Debian when missing (needs root or sudo)
 	@bash dev/system-deps.sh
+
+.PHONY: stack-deps
+stack-deps:
+	@WITH_BROWSER=0 bash dev/system-deps.sh
 
 # --- the local stack ---
 
 .PHONY: up
-up: venv system-deps ## run Kafka, PostgreSQL and the services in the foreground (Ctrl-C stops)
+up: venv stack-deps ## run Kafka, PostgreSQL and the services in the foreground (Ctrl-C stops)
 	@$(BIN)/devstack up
 
 .PHONY: down
@@ -91,7 +95,7 @@ test: lint system-deps ## every check: lint, unit, integration and e2e tests on 
 	$(BIN)/devstack run -- $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: venv system-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
+bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
 	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done'
 
 .PHONY: clean

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the local stack needs outside Python when it is missing: a Java runtime (17+)
-# for the Kafka broker and Maven to fetch its jars. Debian/Ubuntu only; needs root or sudo.
+# Installs what the stack and its tests need outside Python when it is missing: a Java runtime
+# (17+) for the Kafka broker, Maven to fetch its jars, and Chromium for the web UI's browser
+# tests (WITH_BROWSER=0 skips it, e.g. for `make up`). Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+if [ "${WITH_BROWSER:-1}" = 1 ] && ! command -v chromium >/dev/null; then
+  missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
