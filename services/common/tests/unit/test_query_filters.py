@@ -80,6 +80,10 @@ def test_digit_segments_give_array_and_object_alternatives():
         ({"kind": "x"}, "kind: must be one of relational, unstructured"),
         ({"age_min": "9", "age_max": "1"}, "age_max: must not be below age_min"),
         ({"contains": "[1,"}, "contains: not JSON"),
+        # Valid JSON, but beyond what Decimal can represent (was an uncaught 500).
+        ({"key": "a", "value": "1e" + "9" * 30}, "value: number 1e999"),
+        ({"key": "a", "value": "[1e-" + "9" * 30 + "]"}, "value: number 1e-999"),
+        ({"contains": '{"a": 1e' + "9" * 30 + "}"}, "contains: number 1e999"),
         ({"contains": "[" * 100 + "]" * 100}, "contains: nested deeper than 64"),
         ({"jsonpath": "$" * 1025}, "jsonpath: longer than 1024"),
         ({"name": ""}, "name: must not be empty"),
@@ -151,6 +155,7 @@ def test_body_key_value_is_typed(body, key, value):
         (b'{"key": true, "value": 1}', "key: expected a string, got a boolean"),
         (b'{"key": "a", "value": Infinity}', "body: Infinity is not a JSON number"),
         (b'{"key": "a", "value": "\\u0000"}', "body: contains a NUL"),
+        (b'{"key": "a", "value": 1e999999999999999999999}', "body: number 1e999"),
         (b'{"key": "a", "value": 1, "extra": 1}', "extra: unknown field"),
     ],
 )

@@ -1,8 +1,11 @@
 """The connection pool: bounded, read-only sessions with a statement timeout, and one retry on
 a connection that went stale (a restarted server) since reads are safe to repeat.
 
-psycopg2's ThreadedConnectionPool raises at once when exhausted; a semaphore in front of it
-makes requests wait up to ``pool_timeout_s`` for a connection instead, then answer 503.
+A semaphore bounds the connections in use and makes requests wait up to ``pool_timeout_s``
+for one, then answer 503. Idle connections are kept for the next request (up to
+``pool_size``); none is opened before the first request, so the service starts (and reports
+not ready) while PostgreSQL is down. (psycopg2's own pool with ``minconn=0`` closes every
+connection it is given back, so each request paid a new login.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import TypeVar
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.pool
 
 from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.db import connect_kwargs
@@ -63,8 +65,8 @@ class Database:
         self._kwargs = session_kwargs(
             settings, statement_timeout_ms=statement_timeout_ms, application_name=application_name
         )
-        # minconn 0: the service starts (and reports not ready) while PostgreSQL is down.
-        self._pool = psycopg2.pool.ThreadedConnectionPool(0, pool_size, **self._kwargs)
+        self._idle: list[Connection] = []
+        self._closed = False
         self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
         self._in_use = 0
@@ -115,19 +117,43 @@ class Database:
                 if attempt == 2 or not reused:
                     raise DatabaseUnavailable(f"database error: {_first_line(exc)}") from exc
             finally:
-                with contextlib.suppress(psycopg2.pool.PoolError):
-                    self._pool.putconn(conn, close=discard or conn.closed != 0)
+                self._checkin(conn, discard=discard)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _checkout(self) -> Connection:
-        try:
-            conn = self._pool.getconn()
-        except (psycopg2.Error, psycopg2.pool.PoolError) as exc:
-            raise DatabaseUnavailable(f"database unreachable: {_first_line(exc)}") from exc
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            try:
+                conn = psycopg2.connect(**self._kwargs)
+            except psycopg2.Error as exc:
+                raise DatabaseUnavailable(f"database unreachable: {_first_line(exc)}") from exc
         if not conn.autocommit:
             conn.autocommit = True
         return conn
 
+    def _checkin(self, conn: Connection, *, discard: bool) -> None:
+        """Keep a healthy connection for the next request; close anything else."""
+        keep = not discard and not conn.closed and not self._closed
+        if keep and conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            keep = False  # autocommit sessions are idle between statements; anything else is odd
+        if keep:
+            with self._lock:
+                keep = len(self._idle) < self.size
+                if keep:
+                    self._idle.append(conn)
+        if not keep:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
     def close(self) -> None:
-        with contextlib.suppress(psycopg2.Error, psycopg2.pool.PoolError):
-            self._pool.closeall()
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()

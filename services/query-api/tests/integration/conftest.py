@@ -121,9 +121,9 @@ class Filler:
         self.store.write([], [decode_dead_letter(message)])
 
 
-@pytest.fixture
-def schema(admin_conn, writer_settings, reader_settings) -> Iterator[str]:
-    """A migrated schema of this test's own, readable by the reader role; dropped after."""
+@contextlib.contextmanager
+def migrated_schema(admin_conn, writer_settings, reader_settings) -> Iterator[str]:
+    """A migrated schema of its own, readable by the reader role; dropped on exit."""
     name = unique("query_api_test")
     writer = dataclasses.replace(writer_settings, schema=name)
     conn = psycopg2.connect(**connect_kwargs(writer, application_name="query-api-test-migrate"))
@@ -131,17 +131,34 @@ def schema(admin_conn, writer_settings, reader_settings) -> Iterator[str]:
         migrate(conn, name, reader_role=reader_settings.dbuser)
     finally:
         conn.close()
-    yield name
-    with admin_conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with admin_conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def filling(writer_settings, schema: str) -> Iterator[Filler]:
+    store = Store(dataclasses.replace(writer_settings, schema=schema), all_routes(),
+                  application_name="query-api-test-fill")  # fmt: skip
+    try:
+        yield Filler(store, unique("topic").replace("_", "."))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def schema(admin_conn, writer_settings, reader_settings) -> Iterator[str]:
+    """A migrated schema of this test's own, readable by the reader role; dropped after."""
+    with migrated_schema(admin_conn, writer_settings, reader_settings) as name:
+        yield name
 
 
 @pytest.fixture
 def filler(writer_settings, schema) -> Iterator[Filler]:
-    store = Store(dataclasses.replace(writer_settings, schema=schema), all_routes(),
-                  application_name="query-api-test-fill")  # fmt: skip
-    yield Filler(store, unique("topic").replace("_", "."))
-    store.close()
+    with filling(writer_settings, schema) as made:
+        yield made
 
 
 def api_config(reader_settings, schema: str, **options: Any) -> QueryApiConfig:

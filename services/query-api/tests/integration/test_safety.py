@@ -111,6 +111,32 @@ def test_bad_input_is_a_400_naming_the_problem(api):
         assert needle in response.json()["detail"], (params, response.text)
 
 
+HUGE_EXPONENT = "1e" + "9" * 30  # valid JSON; beyond Decimal (was a 500 before the fix)
+BEYOND_NUMERIC = "1e9999999"  # a Decimal, but beyond PostgreSQL's numeric
+
+
+def test_numbers_no_column_can_hold_are_a_400_not_a_500(api):
+    # Found by schemathesis-style probing: json.loads(parse_float=Decimal) raised
+    # decimal.InvalidOperation, which escaped as a 500.
+    cases = [
+        ("/api/v1/records", {"key": "n", "value": HUGE_EXPONENT}, "value: number 1e999"),
+        ("/api/v1/records", {"contains": f'{{"n": {HUGE_EXPONENT}}}'}, "contains: number"),
+        ("/api/v1/records", {"key": "n", "value": BEYOND_NUMERIC}, "value: PostgreSQL refused"),
+        ("/api/v1/stream", {"key": "n", "value": HUGE_EXPONENT}, "value: number 1e999"),
+    ]
+    for path, params, needle in cases:
+        response = api.get(path, params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert needle in response.json()["detail"], (params, response.text)
+    response = api.post(
+        "/api/v1/query_unstructured_data",
+        content=f'{{"key": "n", "value": {HUGE_EXPONENT}}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("body: number 1e999"), response.text
+
+
 def test_repeated_and_unknown_parameters_everywhere_are_refused(api, bait):
     assert (
         api.get("/api/v1/records?limit=1&limit=2").json()["detail"] == "limit: given more than once"

@@ -55,12 +55,28 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _exact_number(text: str) -> Decimal:
+    # Decimal's default context refuses exponents beyond +-999999 (InvalidOperation, which
+    # json.loads would let escape): such a number is valid JSON that no column can hold.
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise _NumberOutOfRange(f"number {text[:40]} is out of range") from None
+
+
 def parse_json(param: str, text: str) -> Any:
     """Strict JSON with exact numbers; InvalidQuery saying where it breaks."""
     check_text(param, text)
     try:
         value = json.loads(
-            text, parse_float=Decimal, parse_int=Decimal, parse_constant=_refuse_constant
+            text,
+            parse_float=_exact_number,
+            parse_int=_exact_number,
+            parse_constant=_refuse_constant,
         )
     except json.JSONDecodeError as exc:
         raise InvalidQuery(param, f"not JSON: {exc.msg} at column {exc.colno}") from None
@@ -82,7 +98,7 @@ def value_from_param(param: str, text: str) -> Any:
     try:
         return parse_json(param, text)
     except InvalidQuery as exc:
-        if "NUL" in exc.problem or "surrogate" in exc.problem:
+        if "NUL" in exc.problem or "surrogate" in exc.problem or "out of range" in exc.problem:
             raise
         return text
 
