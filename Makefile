@@ -84,7 +84,7 @@ fmt: venv ## format and auto-fix with ruff
 
 .PHONY: unit
 unit: venv ## unit tests only (no Kafka or PostgreSQL needed)
-	$(BIN)/pytest -m "not integration and not e2e"
+	$(BIN)/pytest -m "not integration and not browser and not e2e"
 
 .PHONY: docs
 docs: venv ## regenerate the configuration reference in README.md
@@ -92,7 +92,7 @@ docs: venv ## regenerate the configuration reference in README.md
 
 .PHONY: test
 test: lint system-deps ## every check: lint, unit, integration and e2e tests on real Kafka + PostgreSQL
-	$(BIN)/devstack run -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/devstack run --services -- $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)

@@ -134,13 +134,13 @@ def cmd_logs(settings: StackSettings) -> int:
         return 0
 
 
-def cmd_run(settings: StackSettings, command: list[str]) -> int:
+def cmd_run(settings: StackSettings, command: list[str], *, with_services: bool) -> int:
     if not command:
         print("devstack run: give the command after --", file=sys.stderr)
         return EXIT_FAILED
     _install_stop_handlers()
     try:
-        with backing_services(settings) as env:
+        with backing_services(settings, with_services=with_services) as env:
             return subprocess.call(command, env={**os.environ, **env})
     except _Stop:
         return 130
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("up", "down", "status", "logs", "fetch"):
         sub.add_parser(name)
     run = sub.add_parser("run")
+    run.add_argument("--services", action="store_true", help="start the services too")
     run.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             print(fetch(settings))
             return 0
         command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-        return cmd_run(settings, command)
+        return cmd_run(settings, command, with_services=args.services)
     except (StackError, SettingsError) as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -20,6 +20,7 @@ SERVICE_CONFIG_MODULES: tuple[str, ...] = (
     "streamsuite_publisher.config",
     "streamsuite_ingestor.config",
     "streamsuite_query_api.config",
+    "streamsuite_web.config",
 )
 
 

@@ -32,10 +32,11 @@ class ServiceSpec:
         return importlib.util.find_spec(self.module) is not None
 
 
-# In start-up order; the query API and web join as they land.
+# In start-up order.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingestor", "streamsuite_ingestor", 9102, db_role="writer"),
     ServiceSpec("query-api", "streamsuite_query_api", 8000, db_role="reader", ui_path="/docs"),
+    ServiceSpec("web", "streamsuite_web", 8080, db_role="reader", ui_path="/"),
     ServiceSpec("publisher", "streamsuite_publisher", 9101, args=("--dir", "{inbox}")),
 )
 

@@ -151,9 +151,12 @@ class Stack:
 
 
 @contextmanager
-def backing_services(settings: StackSettings) -> Iterator[dict[str, str]]:
-    """Kafka and PostgreSQL for the duration of the block: the running stack's if there is one,
-    else started here and stopped afterwards. Yields the stack's DEVSTACK_* variables."""
+def backing_services(
+    settings: StackSettings, *, with_services: bool = False
+) -> Iterator[dict[str, str]]:
+    """Kafka and PostgreSQL (and the services, if asked) for the duration of the block: the
+    running stack's if there is one, else started here and stopped afterwards. Yields the
+    stack's DEVSTACK_* variables."""
     if owner_pid(settings) is not None and settings.env_file.is_file():
         env = read_env_file(settings.env_file)
         if KafkaBroker(settings).probe_ok() and _postgres_answers(env):
@@ -163,6 +166,8 @@ def backing_services(settings: StackSettings) -> Iterator[dict[str, str]]:
     stack.claim()
     try:
         stack.start_backing()
+        if with_services:
+            stack.start_services()
         yield read_env_file(settings.env_file)
     finally:
         stack.stop()

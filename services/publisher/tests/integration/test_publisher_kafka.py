@@ -341,12 +341,16 @@ def test_alias_bomb_is_refused_with_memory_under_200_mb(kafka_settings, topics, 
     tree["PUBLISHER"]["INBOX"] = str(inbox)
     config = inbox.parent / "cfg.yaml"
     config.write_text(yaml.safe_dump(tree))
-    # The publisher runs in a child that reports its own peak resident memory when done.
+    # The publisher runs in a child that reports its own peak resident memory when done:
+    # VmHWM belongs to the process image, unlike ru_maxrss, which a child inherits from its
+    # parent (this test run) across fork and exec.
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
+        "from pathlib import Path\n"
         "from streamsuite_publisher.cli import main\n"
         f"code = main(['--cfg', {str(config)!r}, '--once'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "status = Path('/proc/self/status').read_text()\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"
         "sys.exit(code)\n"
     )
     result = subprocess.run(

@@ -1,0 +1,3 @@
+from streamsuite_web.cli import main
+
+raise SystemExit(main())

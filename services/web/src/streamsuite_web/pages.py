@@ -1,0 +1,345 @@
+"""The pages. Each one parses its parameters with the shared query layer (a bad filter is shown
+on the page, naming the parameter), runs its reads on a pooled read-only connection in a worker
+thread, and renders a template (autoescaped)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from streamsuite_common.logs import get_logger
+from streamsuite_common.query import (
+    InvalidQuery,
+    parse_dead_letter_params,
+    parse_record_params,
+    parse_stream_params,
+)
+from streamsuite_common.query import read as query_read
+from streamsuite_common.query.filters import STREAM_PARAMS
+from streamsuite_web import chart, submit, views
+from streamsuite_web.app import Context
+from streamsuite_web.db import DatabaseUnavailable
+from streamsuite_web.live import record_events
+
+log = get_logger(__name__)
+router = APIRouter()
+_MAX_ID = 2**63 - 1
+FORM_SLACK_BYTES = 64 * 1024  # multipart framing and the small fields around the content
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def _paged(params: list[tuple[str, str]], page_size: int) -> list[tuple[str, str]]:
+    names = {name for name, _ in params}
+    return params if "limit" in names else [*params, ("limit", str(page_size))]
+
+
+def _record_id(text: str | None) -> int | None:
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > _MAX_ID:
+        raise InvalidQuery("after", f"expected a record id, got {text[:40]!r}")
+    return int(text)
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/records", status_code=303)
+
+
+@router.get("/records")
+async def records_page(request: Request) -> Response:
+    c = ctx(request)
+    params = views.clean_params(request.query_params.multi_items())
+    form = {name: value for name, value in params}
+    try:
+        record_filter, page = parse_record_params(_paged(params, c.cfg.web.page_size), c.codec)
+    except InvalidQuery as exc:
+        return c.render(
+            request, "records.html", 400, form=form, error=str(exc), rows=[], live_url=None,
+            next_url=None, newest_url=None, filtered=bool(params),
+        )  # fmt: skip
+
+    def read(conn: Any) -> tuple[int, Any]:
+        # The newest id first: the live feed starts there, so a record stored while the page
+        # is read is shown once (the page's script skips ids it already has), never missed.
+        latest = query_read.latest_record_id(conn)
+        return latest, query_read.list_records(conn, record_filter, page, c.codec)
+
+    try:
+        latest, found = await run_in_threadpool(c.db.run, read)
+    except InvalidQuery as exc:
+        return c.render(
+            request, "records.html", 400, form=form, error=str(exc), rows=[], live_url=None,
+            next_url=None, newest_url=None, filtered=True,
+        )  # fmt: skip
+    rows = [views.record_row(*views.split_record(text)) for text in found.items]
+    live = page.before_id is None and record_filter.since is None and record_filter.until is None
+    stream_params = [(name, value) for name, value in params if name in STREAM_PARAMS]
+    plain = [(name, value) for name, value in params if name != "cursor"]
+    return c.render(
+        request,
+        "records.html",
+        form=form,
+        error=None,
+        rows=rows,
+        filtered=bool(plain),
+        live_url=views.page_url("/events", stream_params, after=str(latest)) if live else None,
+        next_url=views.page_url("/records", plain, cursor=found.next_cursor)
+        if found.next_cursor
+        else None,
+        newest_url=views.page_url("/records", plain) if page.before_id is not None else None,
+    )
+
+
+@router.get("/events")
+async def events(request: Request) -> Response:
+    """Server-Sent Events for the live Records page: ``{"id", "html"}`` per new record."""
+    c = ctx(request)
+    params = views.clean_params(request.query_params.multi_items())
+    after_text = next((value for name, value in params if name == "after"), None)
+    try:
+        record_filter = parse_stream_params([p for p in params if p[0] != "after"])
+        after_id = _record_id(request.headers.get("last-event-id")) or _record_id(after_text)
+    except InvalidQuery as exc:
+        return Response(f"{exc}\n", status_code=400, media_type="text/plain")
+    if c.stream_clients >= c.cfg.web.stream_max_clients:
+        return Response("too many live clients\n", 503, {"Retry-After": "5"}, "text/plain")
+    if after_id is None:
+        after_id = await run_in_threadpool(c.db.run, query_read.latest_record_id)
+
+    async def body() -> Any:
+        c.stream_clients += 1
+        c.metrics.stream_clients.inc()
+        try:
+            async for chunk in record_events(
+                c.db, c.notifier, record_filter, after_id,
+                heartbeat_s=c.cfg.web.stream_heartbeat_s, run=run_in_threadpool,
+                render_row=c.row_html,
+            ):  # fmt: skip
+                yield chunk
+        finally:
+            c.stream_clients -= 1
+            c.metrics.stream_clients.dec()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _record_json(c: Context, record_id: int) -> str:
+    text = await run_in_threadpool(c.db.run, lambda conn: query_read.get_record(conn, record_id))
+    if text is None:
+        raise HTTPException(404, f"record {record_id}: not found")
+    return text
+
+
+@router.get("/records/{record_id:int}.json")
+async def record_raw(request: Request, record_id: int) -> Response:
+    """The whole record as JSON, exactly as the query API serves it."""
+    text = await _record_json(ctx(request), record_id)
+    return Response(text, media_type="application/json")
+
+
+@router.get("/records/{record_id:int}")
+async def record_page(request: Request, record_id: int) -> Response:
+    c = ctx(request)
+    record, payload_text = views.split_record(await _record_json(c, record_id))
+    document = views.document_view(
+        record["payload"],
+        max_nodes=c.cfg.web.document_max_nodes,
+        max_chars=c.cfg.web.string_max_chars,
+    )
+    return c.render(
+        request,
+        "record.html",
+        record=record,
+        document=document,
+        size=len(payload_text.encode()),
+        produced_at=views.format_time(record.get("produced_at")),
+        ingested_at=views.format_time(record.get("ingested_at")),
+    )
+
+
+@router.get("/status")
+async def status_page(request: Request) -> Response:
+    c = ctx(request)
+    now = datetime.now(UTC)
+    error = None
+    try:
+        stats = await run_in_threadpool(c.db.run, query_read.stats)
+    except DatabaseUnavailable as exc:
+        stats, error = None, str(exc)
+    _, results = await run_in_threadpool(c.readiness.evaluate)
+    dependencies = [
+        {"name": "PostgreSQL", "ok": results["postgres"] == "ok" and results["tables"] == "ok",
+         "detail": results["postgres"] if results["postgres"] != "ok" else results["tables"]},
+    ]  # fmt: skip
+    if "kafka" in results:
+        dependencies.append(
+            {"name": "Kafka", "ok": results["kafka"] == "ok", "detail": results["kafka"]}
+        )
+    else:
+        dependencies.append({"name": "Kafka", "ok": None, "detail": "not configured (Submit off)"})
+    bars = chart.bar_chart(stats["records_per_minute"]) if stats else None
+    last = stats["last_ingested_at"] if stats else None
+    recent = last is not None and (now - views.parse_time(last)).total_seconds() < 300
+    return c.render(
+        request,
+        "status.html",
+        stats=stats,
+        error=error,
+        chart=bars,
+        dependencies=dependencies,
+        last_ingested=views.format_time(last),
+        last_ago=views.ago(last, now),
+        flowing=recent,
+        now=views.format_time(now.isoformat()),
+    )
+
+
+@router.get("/dead-letters")
+async def dead_letters_page(request: Request) -> Response:
+    c = ctx(request)
+    params = views.clean_params(request.query_params.multi_items())
+    form = {name: value for name, value in params}
+    plain = [(name, value) for name, value in params if name != "cursor"]
+    try:
+        letter_filter, page = parse_dead_letter_params(_paged(params, c.cfg.web.page_size), c.codec)
+    except InvalidQuery as exc:
+        return c.render(
+            request, "dead_letters.html", 400, form=form, error=str(exc), letters=[],
+            next_url=None, newest_url=None, filtered=bool(plain),
+        )  # fmt: skip
+    found = await run_in_threadpool(
+        c.db.run, lambda conn: query_read.list_dead_letters(conn, letter_filter, page, c.codec)
+    )
+    letters = []
+    for text in found.items:
+        letter = json.loads(text)
+        letter["raw"] = views.raw_content(letter.pop("raw_base64"))
+        letter["refused"] = views.format_time(letter.get("refused_at"))
+        letter["created"] = views.format_time(letter.get("created_at"))
+        letters.append(letter)
+    return c.render(
+        request,
+        "dead_letters.html",
+        form=form,
+        error=None,
+        letters=letters,
+        filtered=bool(plain),
+        next_url=views.page_url("/dead-letters", plain, cursor=found.next_cursor)
+        if found.next_cursor
+        else None,
+        newest_url=views.page_url("/dead-letters", plain) if page.before_id is not None else None,
+    )
+
+
+def _submitter(c: Context) -> submit.Submitter:
+    if c.submitter is None:
+        raise HTTPException(404, "the Submit page is switched off (WEB.SUBMIT_ENABLED)")
+    return c.submitter
+
+
+@router.get("/submit")
+async def submit_form(request: Request) -> Response:
+    c = ctx(request)
+    _submitter(c)
+    return c.render(request, "submit.html", form={"format": "auto"}, result=None)
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's cross-site form post carries a foreign Origin: refuse it."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+@router.post("/submit")
+async def submit_post(request: Request) -> Response:
+    c = ctx(request)
+    submitter = _submitter(c)
+    settings = c.cfg.web
+    if not _same_origin(request):
+        raise HTTPException(403, "cross-site submission refused")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_submit_bytes + FORM_SLACK_BYTES:
+        raise HTTPException(
+            413, f"the submission is over {settings.max_submit_bytes} bytes; nothing was sent"
+        )
+    form_data = await request.form(
+        max_files=1, max_fields=8, max_part_size=settings.max_submit_bytes + 1
+    )
+    text = str(form_data.get("content") or "")
+    fmt = str(form_data.get("format") or "auto")
+    upload = form_data.get("file")
+    upload_name, upload_bytes = "", b""
+    if isinstance(upload, UploadFile) and upload.filename:
+        upload_name = upload.filename
+        upload_bytes = await upload.read(settings.max_submit_bytes + 1)
+    form = {"content": text, "format": fmt}
+
+    def answer(status: int, result: dict[str, Any]) -> Response:
+        c.metrics.submissions.labels(result["outcome"]).inc()
+        return c.render(request, "submit.html", status, form=form, result=result)
+
+    try:
+        name, data = submit.choose_input(
+            text, upload_name, upload_bytes, fmt, settings.max_submit_bytes
+        )
+    except submit.InputError as exc:
+        return answer(400, {"outcome": "invalid", "message": str(exc)})
+    prepared = submit.prepare(
+        name,
+        data,
+        limits=submit.limits_of(
+            settings.max_document_bytes, settings.max_depth, settings.max_yaml_nodes
+        ),
+        topic=submitter.settings.topic,
+        dlq_topic=submitter.settings.dlq_topic,
+        at=datetime.now(UTC),
+    )
+    outcome = (
+        "published" if not prepared.refusals else ("partial" if prepared.documents else "refused")
+    )
+    result: dict[str, Any] = {
+        "outcome": outcome,
+        "source": prepared.source,
+        "sha256": prepared.sha256,
+        "documents": prepared.documents,
+        "refusals": prepared.refusals,
+        "records_url": views.page_url("/records", [("source", prepared.source)]),
+        "published": False,
+    }
+    logged = {"source": prepared.source, "sha256": prepared.sha256}
+    try:
+        await run_in_threadpool(submitter.publish, prepared.messages)
+    except Exception as exc:
+        log.warning("submission not published", error=str(exc) or repr(exc), **logged)
+        result["outcome"] = "failed"
+        result["message"] = (
+            f"Kafka did not take it ({exc.__class__.__name__}: {str(exc)[:200]}); "
+            "nothing was published, try again"
+        )
+        return answer(503, result)
+    result["published"] = True
+    c.metrics.submitted_documents.inc(prepared.documents)
+    log.info(
+        "submission published", outcome=outcome, documents=prepared.documents,
+        refusals=len(prepared.refusals), **logged,
+    )  # fmt: skip
+    return answer(422 if outcome == "refused" else 200, result)
