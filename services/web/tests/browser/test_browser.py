@@ -37,6 +37,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TIMEOUT_MS = 30_000
+# Assertions wait on conditions; on a busy 2-core machine the whole pipeline (publisher,
+# Kafka, ingestor, NOTIFY, the page) can take a while, so the deadline is generous.
+expect.set_options(timeout=60_000)
 
 
 @dataclasses.dataclass
