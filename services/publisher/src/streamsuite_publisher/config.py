@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from typing import ClassVar
 
@@ -21,9 +22,10 @@ HTTP_PORT = 9101
 
 
 def _default_transactional_id() -> str:
-    # Stable across restarts of the same pod/host, so a restarted publisher fences its
-    # predecessor's unfinished transaction at once instead of waiting for it to time out.
-    return f"streamsuite-publisher-{socket.gethostname()}"
+    # Host and pid: in a container (pid 1) it is stable across restarts, so a restarted
+    # publisher fences its predecessor's unfinished transaction at once; on a shared host two
+    # publishers never share it, which would make them fence each other in turn.
+    return f"streamsuite-publisher-{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -89,7 +91,7 @@ class PublisherSettings:
         "",
         parse=as_str,
         help="Kafka transactional id; unique per publisher process. "
-        "Default: `streamsuite-publisher-<hostname>`.",
+        "Default: `streamsuite-publisher-<hostname>-<pid>`.",
     )
 
     @property

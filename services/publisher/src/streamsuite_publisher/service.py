@@ -14,7 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 
 from streamsuite_common.contract import utc_now
 from streamsuite_common.kafka import KafkaUnavailable
@@ -35,6 +41,14 @@ from streamsuite_publisher.producer import TransactionalPublisher
 from streamsuite_publisher.spool import Claim, RefusedFile, Spool, StabilityTracker
 
 log = get_logger(__name__)
+
+# The broker's verdicts on the records themselves; only these refuse a file.
+RECORD_REJECTIONS = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidRecordError,
+    CorruptRecordError,
+)
 
 
 @dataclass
@@ -172,15 +186,17 @@ class PublisherService:
                 metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
                 break
             except (KafkaError, KafkaUnavailable, OSError) as exc:
-                if not getattr(exc, "retriable", True) and len(batch) > 1:
+                if isinstance(exc, RECORD_REJECTIONS) and len(batch) > 1:
                     # One file's message was refused for good (too large for the broker, …):
                     # publish file by file so that only that file is refused.
                     for item in batch:
                         self.publish([item])
                     return
-                if not getattr(exc, "retriable", True):
+                if isinstance(exc, RECORD_REJECTIONS):
                     self._refuse_unpublishable(batch[0], exc)
                     return
+                # Anything else (broker away, a fenced or broken producer, …) is not the data's
+                # fault: the producer is rebuilt and the batch retried, never refused.
                 metrics.KAFKA_RETRIES.inc()
                 wait = next(delays)
                 log.warning(

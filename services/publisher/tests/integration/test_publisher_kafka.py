@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from devstack.settings import repo_root
 from devstack.testing import wait_for
@@ -263,6 +263,33 @@ def test_file_written_slowly_in_chunks_is_published_once_complete(kafka_settings
         runner.join(30)
         publisher.close()
     assert [m.json for m in read_topic(kafka_settings, topic)] == [document]
+    assert read_topic(kafka_settings, dlq) == []
+
+
+def test_a_fenced_producer_is_rebuilt_and_its_files_are_not_refused(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq)
+    tree["PUBLISHER"]["INBOX"] = str(inbox)
+    cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
+    transactional_id = f"{topic}-shared-id"
+    shutdown = Shutdown()
+    spool = Spool(inbox)
+    publisher = TransactionalPublisher(cfg.kafka, transactional_id, shutdown.event)
+    publisher.connect()
+    # Another producer with the same transactional id fences ours (a misconfiguration, or a
+    # zombie's successor): that is no fault of the data.
+    rogue = KafkaProducer(
+        **client_options(kafka_settings, client_id="rogue"), transactional_id=transactional_id
+    )
+    rogue.init_transactions()
+    rogue.close()
+    (inbox / "innocent.json").write_text('{"fault": "none"}')
+    try:
+        PublisherService(cfg, spool, publisher, shutdown).run(once=True)
+    finally:
+        publisher.close()
+    assert (inbox / "processed" / "innocent.json").is_file()
+    assert [m.key for m in read_topic(kafka_settings, topic)] == ["innocent.json"]
     assert read_topic(kafka_settings, dlq) == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -130,7 +131,9 @@ def test_unknown_publisher_key_is_an_error_with_a_hint():
 def test_effective_transactional_id_defaults_to_one_per_host():
     settings = _load().publisher
     assert settings.effective_transactional_id.startswith("streamsuite-publisher-")
-    assert settings.effective_transactional_id == f"streamsuite-publisher-{socket.gethostname()}"
+    assert settings.effective_transactional_id == (
+        f"streamsuite-publisher-{socket.gethostname()}-{os.getpid()}"
+    )
 
 
 def test_effective_transactional_id_is_the_configured_one_when_set():
