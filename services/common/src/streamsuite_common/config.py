@@ -488,6 +488,8 @@ def redacted(config: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         section = getattr(config, field.name)
+        if section is None:
+            continue  # an optional section not given (the web UI's KAFKA with Submit off)
         values = {}
         for sfield, spec in specs(type(section)):
             value = getattr(section, sfield.name)

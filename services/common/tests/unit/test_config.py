@@ -458,6 +458,19 @@ def test_redacted_shows_an_empty_secret_as_empty() -> None:
     assert out["KAFKA"]["SASL_PASSWORD"] == ""
 
 
+@dataclasses.dataclass(frozen=True)
+class OptionalKafkaConfig:
+    database: DatabaseSettings
+    kafka: KafkaSettings | None = None
+
+
+def test_redacted_skips_an_optional_section_that_is_none() -> None:
+    database = load_config(DbConfig, DB_OK, {}).database
+    out = redacted(OptionalKafkaConfig(database=database))
+    assert set(out) == {"DATABASE"}
+    assert out["DATABASE"]["DBUSER"] == "writer"
+
+
 def test_reference_rows_list_every_setting_with_its_env_var() -> None:
     rows = reference_rows(SHARED_SECTIONS)
     expected_keys = [

@@ -3,14 +3,12 @@ and database schema on the shared stack, and runs the ingestor in a thread or as
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,16 +19,13 @@ from typing import Any
 import psycopg2
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 from psycopg2 import sql
 
+from devstack import testing
 from streamsuite_common.config import DatabaseSettings, HttpSettings, KafkaSettings, LogSettings
 from streamsuite_common.contract import document_headers
 from streamsuite_common.kafka import connect_consumer, connect_producer
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
-from streamsuite_ingestor.metrics import Metrics
-from streamsuite_ingestor.routes import all_routes
-from streamsuite_ingestor.service import Ingestor
 
 SAMPLES = Path(
     os.environ.get("STREAMSUITE_SAMPLES", Path(__file__).parents[4] / "../shared/samples")
@@ -185,28 +180,8 @@ def make_config(kafka_settings, writer_settings, reader_settings, schema, topics
     return make
 
 
-@contextlib.contextmanager
-def running(cfg: IngestorConfig, routes=None) -> Iterator[Ingestor]:
-    """The ingestor's loop in a thread; stopped (finishing its batch) on the way out."""
-    stop = threading.Event()
-    ingestor = Ingestor(cfg, routes or all_routes(), Metrics(CollectorRegistry()), stop=stop)
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            ingestor.run()
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=target, name="ingestor", daemon=True)
-    thread.start()
-    try:
-        yield ingestor
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the ingestor did not stop within 60s"
-    assert not failure, f"the ingestor failed: {failure[0]!r}"
+# The ingestor's loop in a thread (``with running(cfg) as ingestor``).
+running = testing.running_ingestor
 
 
 # --- the ingestor as a process ---

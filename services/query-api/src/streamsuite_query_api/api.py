@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool
 from streamsuite_common.query import (
     CursorCodec,
     Page,
@@ -23,7 +24,6 @@ from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
 from streamsuite_common.query.values import MAX_KEY_CHARS
 from streamsuite_query_api import models, stream
-from streamsuite_query_api.db import Database, DatabaseUnavailable
 from streamsuite_query_api.errors import ApiError
 from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
 from streamsuite_query_api.metrics import Metrics
@@ -45,7 +45,7 @@ router = APIRouter(
 class Context:
     """What the routes share, kept on ``app.state.ctx``."""
 
-    db: Database
+    db: ReadOnlyPool
     codec: CursorCodec
     notifier: stream.Notifier
     metrics: Metrics

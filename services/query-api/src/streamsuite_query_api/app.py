@@ -12,15 +12,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from streamsuite_common.asgi_metrics import RequestMetrics
 from streamsuite_common.db import DatabaseProbe
 from streamsuite_common.health import Readiness
+from streamsuite_common.notify import Notifier
+from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
 from streamsuite_query_api import __version__, errors, models
 from streamsuite_query_api.api import Context, router
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
-from streamsuite_query_api.db import Database
-from streamsuite_query_api.metrics import Metrics, RequestMetrics
-from streamsuite_query_api.stream import Notifier
+from streamsuite_query_api.metrics import Metrics
 
 DESCRIPTION = """Read-only access to the documents streamsuite stored in PostgreSQL.
 
@@ -30,22 +31,15 @@ too), a database outage `503` with `Retry-After`.
 """
 
 
-def _tables_check(db: Database):
-    def check() -> None:
-        # The role can read the migrated tables (not just reach the server).
-        db.run(lambda conn: conn.cursor().execute("SELECT 1 FROM records LIMIT 0"))
-
-    return check
-
-
 def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None) -> FastAPI:
     registry = registry or CollectorRegistry()
     settings = cfg.query_api
-    db = Database(
+    db = ReadOnlyPool(
         cfg.database,
         pool_size=settings.pool_size,
         pool_timeout_s=settings.pool_timeout_s,
         statement_timeout_ms=settings.statement_timeout_ms,
+        application_name="streamsuite-query-api",
     )
     metrics = Metrics(registry)
     metrics.watch_pool(lambda: db.in_use, db.size)
@@ -53,7 +47,7 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
     readiness = Readiness(
         {
             "postgres": DatabaseProbe(cfg.database, application_name="streamsuite-query-api"),
-            "tables": _tables_check(db),
+            "tables": records_readable(db),
         },
         service=SERVICE,
         registry=registry,

@@ -7,32 +7,15 @@ finish), 2 for a config error (one line naming the key).
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import uvicorn
 
 from streamsuite_common import config as config_module
+from streamsuite_common.http_service import serve
 from streamsuite_common.logs import configure_logging, get_logger
-from streamsuite_common.shutdown import Shutdown
 from streamsuite_query_api import config as query_config
 from streamsuite_query_api.app import create_app
 from streamsuite_query_api.config import SERVICE
 
 log = get_logger(__name__)
-GRACE_S = 10
-
-
-class Server(uvicorn.Server):
-    """uvicorn, plus: a stop signal also ends the open event streams, which would otherwise
-    keep their connections (and the shutdown) waiting for the whole grace period."""
-
-    def __init__(self, config: uvicorn.Config, on_exit: Any):
-        super().__init__(config)
-        self._on_exit = on_exit
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        self._on_exit()
-        super().handle_exit(sig, frame)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,22 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(SERVICE, cfg.log)
     app = create_app(cfg)
     log.info("query API starting", config=config_module.redacted(cfg))
-    server = Server(
-        uvicorn.Config(
-            app,
-            host=cfg.http.host,
-            port=cfg.http.port,
-            log_config=None,  # keep our JSON logging for uvicorn's own lines
-            access_log=False,  # the metrics middleware logs each request
-            timeout_graceful_shutdown=GRACE_S,
-            proxy_headers=False,
-        ),
-        on_exit=app.state.ctx.notifier.stop_streams,
-    )
-    # uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again for the
-    # handler that was there before: this one, so a requested stop ends with exit code 0.
-    Shutdown().install()
-    server.run()
+    serve(app, cfg.http, on_exit=app.state.ctx.notifier.stop_streams)
     log.info("query API stopped")
     return 0
 

@@ -8,8 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from streamsuite_common.logs import get_logger
+from streamsuite_common.pool import DatabaseUnavailable
 from streamsuite_common.query import InvalidQuery
-from streamsuite_query_api.db import DatabaseUnavailable
 
 log = get_logger(__name__)
 RETRY_AFTER_S = 5

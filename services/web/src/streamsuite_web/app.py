@@ -19,20 +19,22 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from streamsuite_common.asgi_metrics import RequestMetrics
 from streamsuite_common.db import DatabaseProbe
 from streamsuite_common.health import Readiness
 from streamsuite_common.kafka import KafkaProbe
 from streamsuite_common.logs import get_logger
+from streamsuite_common.notify import Notifier
+from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
 from streamsuite_web import __version__, views
 from streamsuite_web.config import SERVICE, WebConfig
-from streamsuite_web.db import Database, DatabaseUnavailable
-from streamsuite_web.live import Notifier
-from streamsuite_web.metrics import Metrics, RequestMetrics
+from streamsuite_web.metrics import QUIET, Metrics
 from streamsuite_web.submit import Submitter
 
 log = get_logger(__name__)
 HERE = Path(__file__).parent
+APPLICATION = "streamsuite-web"  # PostgreSQL application_name
 SECURITY_HEADERS = {
     # No inline script or style anywhere: even a value that escaped escaping could not run.
     "Content-Security-Policy": (
@@ -87,7 +89,7 @@ class Context:
     """What the routes share, kept on ``app.state.ctx``."""
 
     cfg: WebConfig
-    db: Database
+    db: ReadOnlyPool
     codec: CursorCodec
     notifier: Notifier
     metrics: Metrics
@@ -113,30 +115,23 @@ class Context:
         return str(macro(views.record_row(record, payload_text))).strip()
 
 
-def _tables_check(db: Database) -> Callable[[], None]:
-    def check() -> None:
-        # The role can read the migrated tables (not just reach the server).
-        db.run(lambda conn: conn.cursor().execute("SELECT 1 FROM records LIMIT 0"))
-
-    return check
-
-
 def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> FastAPI:
     from streamsuite_web.pages import router  # the routes need Context defined first
 
     registry = registry or CollectorRegistry()
     settings = cfg.web
-    db = Database(
+    db = ReadOnlyPool(
         cfg.database,
         pool_size=settings.pool_size,
         pool_timeout_s=settings.pool_timeout_s,
         statement_timeout_ms=settings.statement_timeout_ms,
+        application_name=APPLICATION,
     )
     metrics = Metrics(registry)
     metrics.watch_pool(lambda: db.in_use, db.size)
     checks: dict[str, Callable[[], None]] = {
-        "postgres": DatabaseProbe(cfg.database, application_name="streamsuite-web"),
-        "tables": _tables_check(db),
+        "postgres": DatabaseProbe(cfg.database, application_name=APPLICATION),
+        "tables": records_readable(db),
     }
     required = ["postgres", "tables"]
     if cfg.kafka is not None:
@@ -149,7 +144,7 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
         if cfg.submit_enabled and cfg.kafka is not None
         else None
     )
-    notifier = Notifier(db.listener_kwargs(), cfg.database.schema)
+    notifier = Notifier(db.listener_kwargs(), cfg.database.schema, thread_name="web-listen")
     context = Context(
         cfg=cfg,
         db=db,
@@ -229,5 +224,5 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
         )
 
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, quiet=QUIET)
     return app

@@ -121,12 +121,14 @@ class WebSettings:
         "",
         parse=as_str,
         help="Kafka transactional id of the Submit producer; unique per web process. "
-        "Default: `streamsuite-web-<hostname>`.",
+        "Default: `streamsuite-web-<hostname>-<pid>`.",
     )
 
     @property
     def effective_transactional_id(self) -> str:
-        return self.transactional_id or f"streamsuite-web-{socket.gethostname()}"
+        # Host and pid, as for the publisher: stable for pid 1 in a container, and never
+        # shared by two web processes on one host (they would fence each other in turn).
+        return self.transactional_id or f"streamsuite-web-{socket.gethostname()}-{os.getpid()}"
 
 
 # For the configuration reference in the top-level README (devstack.docs).
@@ -180,15 +182,3 @@ def load_tree(tree: Mapping[str, Any], env: Mapping[str, str]) -> WebConfig:
 def load(path: str | None, env: Mapping[str, str] | None = None) -> WebConfig:
     tree = config.read_yaml_file(path) if path else {}
     return load_tree(tree, os.environ if env is None else env)
-
-
-def redacted(cfg: WebConfig) -> dict[str, Any]:
-    parts = [cfg.database, cfg.log, cfg.http, cfg.web] + ([cfg.kafka] if cfg.kafka else [])
-    out: dict[str, Any] = {}
-    for part in parts:
-        values = {}
-        for field, spec in config.specs(type(part)):
-            value = getattr(part, field.name)
-            values[spec.key] = "***" if spec.secret and value else value
-        out[type(part).SECTION] = values
-    return out

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from streamsuite_common.logs import get_logger
+from streamsuite_common.pool import DatabaseUnavailable
 from streamsuite_common.query import (
     InvalidQuery,
     parse_dead_letter_params,
@@ -26,7 +27,6 @@ from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import STREAM_PARAMS
 from streamsuite_web import chart, submit, views
 from streamsuite_web.app import Context
-from streamsuite_web.db import DatabaseUnavailable
 from streamsuite_web.live import record_events
 
 log = get_logger(__name__)

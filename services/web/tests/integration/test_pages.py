@@ -16,7 +16,7 @@ from kafka import KafkaConsumer
 
 from streamsuite_common.contract import DeadLetter
 
-from ..conftest import XSS_IMG, XSS_SCRIPT, serving, unique, wait_until, web_config
+from ..conftest import XSS_IMG, XSS_SCRIPT, serving, unique, wait_for, web_config
 
 ROW_IDS = re.compile(r'<tr data-id="(\d+)"')
 
@@ -173,7 +173,7 @@ def test_submit_publishes_with_the_contract_headers(reader_settings, schema, tes
                              group_id=unique("web-test-read"))  # fmt: skip
     messages = []
     try:
-        wait_until(lambda: messages.extend(
+        wait_for(lambda: messages.extend(
             m for batch in consumer.poll(timeout_ms=500).values() for m in batch
         ) or len(messages) >= 4, timeout_s=30, what="4 messages")  # fmt: skip
     finally:
@@ -240,7 +240,7 @@ def test_cli_config_error_exits_2_with_one_line_and_sigterm_exits_0(
                 except httpx.TransportError:
                     return False
 
-            wait_until(ready, timeout_s=30, what="the web process")
+            wait_for(ready, timeout_s=30, what="the web process")
             with client.stream("GET", "/events") as feed:
                 next(feed.iter_lines())
                 proc.send_signal(signal.SIGTERM)

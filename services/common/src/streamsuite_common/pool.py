@@ -1,11 +1,11 @@
-"""The connection pool: bounded, read-only sessions with a statement timeout, and one retry on
-a connection that went stale (a restarted server) since reads are safe to repeat.
+"""The bounded pool of read-only PostgreSQL sessions the query API and the web UI read through.
 
-A semaphore bounds the connections in use and makes requests wait up to ``pool_timeout_s``
-for one, then answer 503. Idle connections are kept for the next request (up to
-``pool_size``); none is opened before the first request, so the service starts (and reports
-not ready) while PostgreSQL is down. (psycopg2's own pool with ``minconn=0`` closes every
-connection it is given back, so each request paid a new login.)
+A semaphore bounds the connections in use and makes a request wait up to ``pool_timeout_s``
+for one, then fail with ``DatabaseUnavailable`` (the services answer 503). Idle connections are
+kept for the next request (up to ``pool_size``); none is opened before the first request, so a
+service starts (and reports not ready) while PostgreSQL is down. (psycopg2's own pool with
+``minconn=0`` closes every connection it is given back, so each request paid a new login.)
+A connection that went stale (a restarted server) is retried once: reads are safe to repeat.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def session_kwargs(
     return kwargs
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-class Database:
+class ReadOnlyPool:
     def __init__(
         self,
         settings: DatabaseSettings,
@@ -56,11 +56,12 @@ class Database:
         pool_size: int,
         pool_timeout_s: float,
         statement_timeout_ms: int,
-        application_name: str = "streamsuite-query-api",
+        application_name: str,
     ):
         self.settings = settings
         self.size = pool_size
         self.statement_timeout_ms = statement_timeout_ms
+        self.application_name = application_name
         self._timeout_s = pool_timeout_s
         self._kwargs = session_kwargs(
             settings, statement_timeout_ms=statement_timeout_ms, application_name=application_name
@@ -77,9 +78,13 @@ class Database:
     def in_use(self) -> int:
         return self._in_use
 
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
     def listener_kwargs(self) -> dict:
         """Connection options for a dedicated (non-pooled) connection, such as LISTEN's."""
-        return dict(self._kwargs, application_name="streamsuite-query-api-listen")
+        return dict(self._kwargs, application_name=f"{self.application_name}-listen")
 
     def run(self, action: Callable[[Connection], T]) -> T:
         """``action(connection)`` on a pooled connection; DatabaseUnavailable when it cannot."""
@@ -115,7 +120,7 @@ class Database:
                     raise
                 discard = True
                 if attempt == 2 or not reused:
-                    raise DatabaseUnavailable(f"database error: {_first_line(exc)}") from exc
+                    raise DatabaseUnavailable(f"database error: {first_line(exc)}") from exc
             finally:
                 self._checkin(conn, discard=discard)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -127,7 +132,7 @@ class Database:
             try:
                 conn = psycopg2.connect(**self._kwargs)
             except psycopg2.Error as exc:
-                raise DatabaseUnavailable(f"database unreachable: {_first_line(exc)}") from exc
+                raise DatabaseUnavailable(f"database unreachable: {first_line(exc)}") from exc
         if not conn.autocommit:
             conn.autocommit = True
         return conn
@@ -146,10 +151,6 @@ class Database:
             with contextlib.suppress(psycopg2.Error):
                 conn.close()
 
-    @property
-    def idle(self) -> int:
-        return len(self._idle)
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -157,3 +158,12 @@ class Database:
         for conn in idle:
             with contextlib.suppress(psycopg2.Error):
                 conn.close()
+
+
+def records_readable(pool: ReadOnlyPool) -> Callable[[], None]:
+    """A readiness check: the role can read the migrated tables (not just reach the server)."""
+
+    def check() -> None:
+        pool.run(lambda conn: conn.cursor().execute("SELECT 1 FROM records LIMIT 0"))
+
+    return check
