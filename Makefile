@@ -73,9 +73,10 @@ logs: venv ## follow the logs of the local stack
 # --- checks ---
 
 .PHONY: lint
-lint: venv ## ruff: lint and formatting
+lint: venv ## ruff (lint and formatting) and hadolint (Dockerfiles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint services/*/Dockerfile
 
 .PHONY: fmt
 fmt: venv ## format and auto-fix with ruff
@@ -101,3 +102,13 @@ bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numb
 .PHONY: clean
 clean: ## remove the virtualenv and local stack state (keeps downloads in .cache)
 	rm -rf $(VENV) var
+
+# --- container images ---
+
+.PHONY: base-image
+base-image: ## build the stand-in Python 3.11 base image from Debian's packages (no registry needed)
+	@bash dev/images/base-image.sh
+
+.PHONY: images
+images: ## build the four service images streamsuite/<name>:dev (Docker, else Podman)
+	@bash dev/images/build.sh
