@@ -73,10 +73,11 @@ logs: venv ## follow the logs of the local stack
 # --- checks ---
 
 .PHONY: lint
-lint: venv ## ruff (lint and formatting) and hadolint (Dockerfiles)
+lint: venv ## ruff (lint, formatting), hadolint (Dockerfiles), compose.yaml against the spec
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint services/*/Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 .PHONY: fmt
 fmt: venv ## format and auto-fix with ruff
@@ -112,3 +113,7 @@ base-image: ## build the stand-in Python 3.11 base image from Debian's packages 
 .PHONY: images
 images: ## build the four service images streamsuite/<name>:dev (Docker, else Podman)
 	@bash dev/images/build.sh
+
+.PHONY: container-test
+container-test: venv stack-deps ## run the four images against the local Kafka + PostgreSQL: e2e, non-root, read-only, SIGTERM
+	@bash dev/images/container_test.sh
