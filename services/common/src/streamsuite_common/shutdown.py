@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from streamsuite_common.logs import get_logger
@@ -16,6 +17,12 @@ class Shutdown:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_request(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when a stop is requested: a loop that sleeps on an event of its
+        own (e.g. "new files arrived") wakes at once instead of at its next timeout."""
+        self._listeners.append(listener)
 
     def install(self) -> Shutdown:
         """Handle SIGTERM and SIGINT from now on; call from the main thread."""
@@ -25,10 +32,12 @@ class Shutdown:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("shutdown requested", signal=signal.Signals(signum).name)
-        self.event.set()
+        self.request()
 
     def request(self) -> None:
         self.event.set()
+        for listener in self._listeners:
+            listener()
 
     @property
     def requested(self) -> bool:

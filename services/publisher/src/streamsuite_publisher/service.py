@@ -88,6 +88,7 @@ class PublisherService:
         )
         self.tracker = StabilityTracker(self.settings.stable_s)
         self.wake = threading.Event()
+        shutdown.on_request(self.wake.set)  # a stop must not wait for the next rescan
         self.last_tick = time.monotonic()
         self._last_housekeeping = 0.0
 

@@ -391,6 +391,17 @@ def test_alias_bomb_is_refused_with_memory_under_200_mb(kafka_settings, topics, 
     assert event.reason == "too-many-nodes"
 
 
+def test_sigterm_stops_at_once_not_at_the_next_rescan(kafka_settings, topics, inbox, tmp_path):
+    topic, dlq = topics
+    # A rescan interval far longer than the deadline below: only an immediate wake-up passes.
+    process = start_process(config_tree(kafka_settings, topic, dlq, RESCAN_S=300), inbox, tmp_path)
+    wait_for(lambda: (inbox / "processing").is_dir(), what="publisher running")
+    (inbox / "one.json").write_text('{"n": 1}')
+    wait_for((inbox / "processed" / "one.json").is_file, what="one file published")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
 def test_missing_inbox_is_a_one_line_config_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "streamsuite_publisher", "--dir", str(tmp_path / "nope")],
