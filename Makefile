@@ -93,8 +93,9 @@ docs: venv ## regenerate the configuration reference in README.md
 	$(BIN)/python -m devstack.docs --write README.md
 
 .PHONY: test
-test: lint system-deps ## every check: lint, unit, integration and e2e tests on real Kafka + PostgreSQL
+test: lint system-deps ## every check: lint, all tests on real Kafka + PostgreSQL, the images
 	$(BIN)/devstack run --services -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory base-image images container-test
 
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
