@@ -22,7 +22,7 @@ import pytest
 
 from devstack.procs import port_in_use
 from devstack.services import SERVICES
-from devstack.testing import free_port, http_get, wait_for
+from devstack.testing import free_offset, free_port, http_get, wait_for
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import KafkaProbe
 from streamsuite_common.pids import pid_alive
@@ -75,7 +75,7 @@ def stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
         "DEVSTACK_KAFKA_CONTROLLER_PORT": str(free_port()),
         "DEVSTACK_PG_PORT": str(free_port()),
         # The services' HTTP ports move together: publisher 9101 + offset, and so on.
-        "DEVSTACK_SERVICE_PORT_OFFSET": str(free_port() - min(s.port for s in SERVICES)),
+        "DEVSTACK_SERVICE_PORT_OFFSET": str(free_offset(s.port for s in SERVICES)),
     }
     env.pop("DATABASE_URL", None)
     yield env

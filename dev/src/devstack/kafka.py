@@ -65,8 +65,12 @@ def fetch(settings: StackSettings) -> Path:
 
 
 def _cluster_id() -> str:
-    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding; like Kafka's
+    # own Uuid.randomUuid, never one starting with "-", which a command line takes for an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(settings: StackSettings, data_dir: Path) -> str:
@@ -126,11 +130,14 @@ class KafkaBroker:
         classpath = f"{libs}/*"
         if not (self.data / "meta.properties").is_file():
             # First run: format the KRaft storage once; later runs keep their data.
-            subprocess.run(
+            result = subprocess.run(
                 ["java", "-cp", classpath, "kafka.tools.StorageTool", "format",
                  "-t", _cluster_id(), "-c", str(properties), "--ignore-formatted"],
-                check=True, capture_output=True,
+                check=False, capture_output=True, text=True,
             )  # fmt: skip
+            if result.returncode != 0:
+                last = (result.stderr or result.stdout).strip().splitlines()[-1:]
+                raise StackError(f"kafka storage format failed: {last}")
         log_config = self.settings.root / "dev" / "kafka" / "log4j2.yaml"
         self.child = Child(
             self.name,

@@ -13,14 +13,16 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import random
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
@@ -42,11 +44,45 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (and, once the socket closes, a closed port)."""
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, chosen outside the kernel's ephemeral range:
+    a port from that range can be taken by any outgoing connection before the test binds it."""
+    low, high = _ephemeral_range()
+    candidates = [port for port in range(20000, 32000) if not low <= port <= high]
+    for port in random.sample(candidates, len(candidates)):
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free port in 20000-31999")
+
+
+def free_offset(bases: Iterable[int]) -> int:
+    """An offset that moves every port in ``bases`` to a free port outside the ephemeral range
+    (for a second stack's services, which keep their relative ports)."""
+    low, high = _ephemeral_range()
+    ports = list(bases)
+    for _ in range(500):
+        offset = random.randrange(10_000, 20_000)  # noqa: S311 - not for security
+        moved = [port + offset for port in ports]
+        if not any(low <= port <= high for port in moved) and all(map(_bindable, moved)):
+            return offset
+    raise RuntimeError(f"no free offset for ports {ports}")
 
 
 def wait_for(
