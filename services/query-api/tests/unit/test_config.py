@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from streamsuite_common.config import ConfigError
+from streamsuite_common.record_stream import sse_event
 from streamsuite_query_api.config import load_tree
-from streamsuite_query_api.stream import parse_last_event_id, sse_event
+from streamsuite_query_api.stream import parse_last_event_id
 
 BASE = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
 

@@ -1,0 +1,76 @@
+"""Server-Sent Events of newly stored records: the query API's stream and the web UI's live
+feed are the same loop with a different ``data`` line.
+
+The ``Notifier`` (``streamsuite_common.notify``) wakes every client when the ingestor announces
+a batch; each client then reads what came after the last record it sent, with its filter,
+through the pool. A notification is only a hint: every heartbeat re-reads too, so a missed one
+delays a record by a heartbeat at most, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from streamsuite_common.notify import Notifier
+from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool
+from streamsuite_common.query import RecordFilter
+from streamsuite_common.query import read as query_read
+
+RETRY_MS = 3000
+
+
+def sse_event(record_id: int, data: str, event: str = "record") -> bytes:
+    """One event; ``data`` must be one line (compact JSON is)."""
+    return f"id: {record_id}\nevent: {event}\ndata: {data}\n\n".encode()
+
+
+def _record_json(_record_id: int, data: str) -> str:
+    return data
+
+
+async def record_events(
+    db: ReadOnlyPool,
+    notifier: Notifier,
+    record_filter: RecordFilter,
+    after_id: int,
+    *,
+    heartbeat_s: float,
+    run: Callable[..., Awaitable],
+    batch: int,
+    label: str,
+    format_data: Callable[[int, str], str] = _record_json,
+) -> AsyncIterator[bytes]:
+    """The SSE body: records after ``after_id`` as they arrive, heartbeats in between.
+
+    ``run`` runs a blocking function in a worker thread (Starlette's ``run_in_threadpool``);
+    ``format_data`` turns (id, record JSON) into the event's data line (default: the JSON).
+    """
+    wake = notifier.subscribe()
+    try:
+        yield f"retry: {RETRY_MS}\n: {label} after id {after_id}\n\n".encode()
+        while not notifier.stopping:
+            # Cleared before reading, so a NOTIFY arriving during the read wakes us again.
+            wake.clear()
+            while True:
+                start = after_id
+                try:
+                    rows = await run(
+                        db.run,
+                        lambda c, s=start: query_read.records_after(c, record_filter, s, batch),
+                    )
+                except DatabaseUnavailable as exc:
+                    # Headers are sent already: say so in a comment, try again next beat.
+                    yield f": {str(exc).splitlines()[0]}; retrying\n\n".encode()
+                    break
+                for record_id, data in rows:
+                    yield sse_event(record_id, format_data(record_id, data))
+                    after_id = record_id
+                if len(rows) < batch or notifier.stopping:
+                    break
+            try:
+                await asyncio.wait_for(wake.wait(), heartbeat_s)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+    finally:
+        notifier.unsubscribe(wake)
