@@ -9,6 +9,8 @@ broker answers) and attempts repeat with backoff until the configured start-up t
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from typing import Any
 
@@ -25,6 +27,13 @@ _ATTEMPT_TIMEOUT_MS = 5_000
 
 class KafkaUnavailable(Exception):
     """No broker answered within the start-up timeout."""
+
+
+def default_transactional_id(service: str) -> str:
+    """``streamsuite-<service>-<host>-<pid>``: in a container (pid 1) stable across restarts,
+    so a restarted producer fences its predecessor's unfinished transaction at once; on a shared
+    host never shared by two processes, which would make them fence each other in turn."""
+    return f"streamsuite-{service}-{socket.gethostname()}-{os.getpid()}"
 
 
 def client_options(settings: KafkaSettings, *, client_id: str) -> dict[str, Any]:

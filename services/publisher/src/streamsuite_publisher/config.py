@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 from typing import ClassVar
 
 from streamsuite_common.config import (
@@ -17,15 +15,9 @@ from streamsuite_common.config import (
     as_str,
     setting,
 )
+from streamsuite_common.kafka import default_transactional_id
 
 HTTP_PORT = 9101
-
-
-def _default_transactional_id() -> str:
-    # Host and pid: in a container (pid 1) it is stable across restarts, so a restarted
-    # publisher fences its predecessor's unfinished transaction at once; on a shared host two
-    # publishers never share it, which would make them fence each other in turn.
-    return f"streamsuite-publisher-{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,7 +88,7 @@ class PublisherSettings:
 
     @property
     def effective_transactional_id(self) -> str:
-        return self.transactional_id or _default_transactional_id()
+        return self.transactional_id or default_transactional_id("publisher")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from streamsuite_common.config import (
     as_str,
     setting,
 )
+from streamsuite_common.kafka import default_transactional_id
 
 SERVICE = "web"
 HTTP_PORT = 8080
@@ -126,9 +126,7 @@ class WebSettings:
 
     @property
     def effective_transactional_id(self) -> str:
-        # Host and pid, as for the publisher: stable for pid 1 in a container, and never
-        # shared by two web processes on one host (they would fence each other in turn).
-        return self.transactional_id or f"streamsuite-web-{socket.gethostname()}-{os.getpid()}"
+        return self.transactional_id or default_transactional_id("web")
 
 
 # For the configuration reference in the top-level README (devstack.docs).
