@@ -19,6 +19,17 @@ export UV_SYSTEM_CERTS := 1
 export UV_LINK_MODE := copy
 export STREAMSUITE_CACHE := $(CACHE)
 
+# helm from the Go module proxy: Helm 3 for the checks and `make k8s`, Helm 4 to prove the chart
+# works with both. The ldflags give Helm 3 the Kubernetes version its release builds report.
+HELM3_VERSION := v3.19.0
+HELM4_VERSION := v4.3.1
+HELM := $(TOOLS)/helm-$(HELM3_VERSION)/helm
+HELM4 := $(TOOLS)/helm-$(HELM4_VERSION)/helm
+GO_ENV := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOFLAGS=-buildvcs=false
+HELM3_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
+	$(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 -X helm.sh/helm/v3/$(pkg).k8sVersionMinor=34)
+CHART := helm/streamsuite
+
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 
@@ -43,6 +54,17 @@ venv: $(VENV)/.synced ## create .venv with the locked dependencies
 .PHONY: lock
 lock: $(UV) ## re-resolve uv.lock after changing a pyproject.toml
 	$(UV) lock --python $(PYTHON)
+
+$(HELM):
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build helm" >&2; exit 1; }
+	GOBIN=$(@D) $(GO_ENV) go install -ldflags '$(HELM3_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
+
+$(HELM4):
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build helm" >&2; exit 1; }
+	GOBIN=$(@D) $(GO_ENV) go install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+
+.PHONY: helm
+helm: $(HELM) $(HELM4) ## build helm 3 and helm 4 into .cache/tools (Go module proxy)
 
 .PHONY: system-deps
 system-deps: ## install Java, Maven and Chromium from Debian when missing (needs root or sudo)
@@ -86,16 +108,27 @@ fmt: venv ## format and auto-fix with ruff
 
 .PHONY: unit
 unit: venv ## unit tests only (no Kafka or PostgreSQL needed)
-	$(BIN)/pytest -m "not integration and not browser and not e2e"
+	$(BIN)/pytest -m "not integration and not browser and not e2e and not chart"
 
 .PHONY: docs
 docs: venv ## regenerate the configuration reference in README.md
 	$(BIN)/python -m devstack.docs --write README.md
 
 .PHONY: test
-test: lint system-deps ## every check: lint, all tests on real Kafka + PostgreSQL, the images
-	$(BIN)/devstack run --services -- $(BIN)/pytest $(PYTEST_ARGS)
+test: lint chart-test system-deps ## every check: lint, the chart, all tests on real Kafka + PostgreSQL, the images
+	$(BIN)/devstack run --services -- $(BIN)/pytest -m "not chart" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory base-image images container-test
+
+.PHONY: chart-test
+chart-test: venv helm ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
+	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
+	HELM=$(HELM4) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
+	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check
+	HELM=$(HELM) HELM4=$(HELM4) $(BIN)/pytest -m chart tests/chart
+
+.PHONY: k8s
+k8s: venv $(HELM) ## render the plain manifests in k8s/ from the chart
+	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s
 
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)

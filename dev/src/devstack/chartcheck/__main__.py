@@ -1,0 +1,5 @@
+import sys
+
+from devstack.chartcheck.cli import main
+
+sys.exit(main())
