@@ -29,6 +29,7 @@ GO_ENV := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOFLAGS=-buildvcs
 HELM3_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
 	$(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 -X helm.sh/helm/v3/$(pkg).k8sVersionMinor=34)
 CHART := helm/streamsuite
+export HELM HELM4
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
@@ -121,14 +122,14 @@ test: lint chart-test system-deps ## every check: lint, the chart, all tests on 
 
 .PHONY: chart-test
 chart-test: venv helm ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
-	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
+	$(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	HELM=$(HELM4) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
-	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check
-	HELM=$(HELM) HELM4=$(HELM4) $(BIN)/pytest -m chart tests/chart
+	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check
+	$(BIN)/pytest -m chart tests/chart
 
 .PHONY: k8s
 k8s: venv $(HELM) ## render the plain manifests in k8s/ from the chart
-	HELM=$(HELM) $(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s
+	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s
 
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)

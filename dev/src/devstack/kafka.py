@@ -126,13 +126,14 @@ class KafkaBroker:
         libs = fetch(self.settings)
         self.home.mkdir(parents=True, exist_ok=True)
         properties = self.home / "server.properties"
-        properties.write_text(server_properties(self.settings, self.data))
+        properties.write_text(self.server_properties())
         classpath = f"{libs}/*"
         if not (self.data / "meta.properties").is_file():
             # First run: format the KRaft storage once; later runs keep their data.
             result = subprocess.run(
                 ["java", "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", _cluster_id(), "-c", str(properties), "--ignore-formatted"],
+                 "-t", _cluster_id(), "-c", str(properties), "--ignore-formatted",
+                 *self.format_args()],
                 check=False, capture_output=True, text=True,
             )  # fmt: skip
             if result.returncode != 0:
@@ -149,6 +150,13 @@ class KafkaBroker:
             log_path=self.settings.logs / "kafka.log",
             pid_path=self.settings.run / "kafka.pid",
         ).start()  # fmt: skip
+
+    def server_properties(self) -> str:
+        return server_properties(self.settings, self.data)
+
+    def format_args(self) -> list[str]:
+        """Extra arguments of the storage format (a test broker with SCRAM adds its users)."""
+        return []
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
         """Ready means: topics exist and a probe message went through produce and consume."""

@@ -73,7 +73,7 @@ def test_helm_comes_from_the_HELM_variable_first(tmp_path: Path) -> None:
 
 
 def test_helm_defaults_to_the_cache_that_make_helm_fills(tmp_path: Path) -> None:
-    binary = tmp_path / "tools" / "bin" / "helm"
+    binary = tmp_path / "tools" / "helm-v3.19.0" / "helm"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
@@ -81,14 +81,14 @@ def test_helm_defaults_to_the_cache_that_make_helm_fills(tmp_path: Path) -> None
 
 
 def test_missing_helm_says_how_to_get_it(tmp_path: Path) -> None:
-    with pytest.raises(helm.HelmError, match=r"helm not found at .*: run `make helm`"):
+    with pytest.raises(helm.HelmError, match=r"helm not found under .*: run `make helm`"):
         helm.helm_binary({"STREAMSUITE_CACHE": str(tmp_path)})
 
 
 def test_without_a_cache_variable_helm_is_looked_up_in_the_checkouts_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    binary = tmp_path / ".cache" / "tools" / "bin" / "helm"
+    binary = tmp_path / ".cache" / "tools" / "helm-v3.19.0" / "helm"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)

@@ -26,7 +26,8 @@ class HelmError(Exception):
 
 
 def helm_binary(env: Mapping[str, str] | None = None) -> Path:
-    """``$HELM``, else the one ``make helm`` builds into ``$STREAMSUITE_CACHE/tools/bin``."""
+    """``$HELM`` (the Makefile sets it), else the Helm 3 ``make helm`` builds into
+    ``$STREAMSUITE_CACHE/tools/helm-v3.*/``."""
     env = os.environ if env is None else env
     if env.get("HELM"):
         found = shutil.which(env["HELM"])
@@ -34,10 +35,10 @@ def helm_binary(env: Mapping[str, str] | None = None) -> Path:
             return Path(found)
         raise HelmError(f"helm not found at {env['HELM']} (from $HELM)")
     cache = Path(env["STREAMSUITE_CACHE"]) if env.get("STREAMSUITE_CACHE") else REPO_ROOT / ".cache"
-    path = cache / "tools" / "bin" / "helm"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise HelmError(f"helm not found at {path}: run `make helm`")
-    return path
+    built = sorted((cache / "tools").glob("helm-v3.*/helm"))
+    if not (built and os.access(built[-1], os.X_OK)):
+        raise HelmError(f"helm not found under {cache / 'tools'}: run `make helm` or set HELM")
+    return built[-1]
 
 
 def template_args(

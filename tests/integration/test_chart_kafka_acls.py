@@ -1,0 +1,286 @@
+"""The chart's KafkaUser ACLs against a real broker: enough for what each service does, and no
+more. A broker of this test's own runs SCRAM-SHA-512 and Kafka's StandardAuthorizer with the
+ACLs exactly as `helm template` renders them; the services' own Kafka code then runs as each
+user (the publisher and the web Submit in transactions with refusals to the DLQ, the ingestor
+consuming both topics in its group into PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import (
+    ACL,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePattern,
+    ResourceType,
+)
+from kafka.errors import TopicAuthorizationFailedError
+from psycopg2 import sql
+
+from devstack.chartcheck import helm
+from devstack.kafka import KafkaBroker
+from devstack.settings import StackSettings
+from devstack.testing import free_port, migrated_schema, running_ingestor, wait_for
+from streamsuite_common.config import HttpSettings, KafkaSettings, LogSettings, load_config
+from streamsuite_common.db import connect_kwargs
+from streamsuite_common.kafka import (
+    client_options,
+    connect_admin,
+    default_transactional_id,
+    ensure_topics,
+)
+from streamsuite_common.shutdown import Shutdown
+from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
+from streamsuite_publisher.config import DEFAULTS, PublisherConfig
+from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_publisher.service import PublisherService
+from streamsuite_publisher.spool import Spool
+from streamsuite_web.submit import Submitter, limits_of, prepare
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "streamsuite"
+TOPIC, DLQ, GROUP = "records", "records.dlq", "streamsuite-ingestor"
+
+
+def chart_acls() -> dict[str, list[dict]]:
+    """KafkaUser name → its ACL rules, as the chart renders them by default."""
+    users = {}
+    for doc in yaml.safe_load_all(helm.template(CHART, kube_version="v1.34.0")):
+        if doc and doc["kind"] == "KafkaUser":
+            users[doc["metadata"]["name"]] = doc["spec"]["authorization"]["acls"]
+    return users
+
+
+def kafka_acl(user: str, rule: dict) -> list[ACL]:
+    """A Strimzi ACL rule as Kafka ACL bindings (one per operation)."""
+    resource = rule["resource"]
+    pattern = ResourcePattern(
+        ResourceType[
+            {"transactionalId": "TRANSACTIONAL_ID"}.get(resource["type"], resource["type"].upper())
+        ],
+        resource.get("name", "kafka-cluster"),
+        ACLResourcePatternType.PREFIXED
+        if resource.get("patternType") == "prefix"
+        else ACLResourcePatternType.LITERAL,
+    )
+    operation = {"IdempotentWrite": "IDEMPOTENT_WRITE"}
+    return [
+        ACL(
+            principal=f"User:{user}",
+            host="*",
+            operation=ACLOperation[operation.get(op, op.upper())],
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=pattern,
+        )
+        for op in rule["operations"]
+    ]
+
+
+class ScramBroker(KafkaBroker):
+    """A KRaft broker with a SCRAM-SHA-512 listener for the services and a plaintext one for
+    this test's admin (a super user), authorising with Kafka's StandardAuthorizer."""
+
+    def __init__(self, settings: StackSettings, sasl_port: int, users: dict[str, str]):
+        super().__init__(settings)
+        self.sasl_port = sasl_port
+        self.users = users
+
+    def server_properties(self) -> str:
+        base = super().server_properties()
+        port = self.settings.kafka_port
+        secured = {
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:"
+            f"{self.sasl_port},CONTROLLER://127.0.0.1:{self.settings.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},"
+            f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+            "SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            # The plaintext listener (this test's admin, the controller link) is anonymous.
+            "super.users": "User:ANONYMOUS",
+        }
+        lines = [line for line in base.splitlines() if line.split("=", 1)[0] not in secured]
+        return "\n".join([*lines, *(f"{k}={v}" for k, v in secured.items()), ""])
+
+    def format_args(self) -> list[str]:
+        args = []
+        for name, password in self.users.items():
+            args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+        return args
+
+
+@pytest.fixture(scope="module")
+def acls() -> dict[str, list[dict]]:
+    return chart_acls()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory, acls) -> Iterator[ScramBroker]:
+    users = {name: f"{name}-password" for name in acls}
+    settings = dataclasses.replace(
+        StackSettings.from_env(),
+        var=tmp_path_factory.mktemp("scram-kafka"),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        pg_port=free_port(),
+        partitions=2,
+        database_url=None,
+    )
+    server = ScramBroker(settings, free_port(), users)
+    server.start()
+    try:
+        server.wait_ready()
+        admin = connect_admin(server.client_settings)
+        try:
+            ensure_topics(admin, [TOPIC, DLQ], partitions=2)
+            admin.create_acls(
+                [a for user, rules in acls.items() for r in rules for a in kafka_acl(user, r)]
+            )
+        finally:
+            admin.close()
+        yield server
+    finally:
+        server.stop()
+
+
+def as_user(broker: ScramBroker, user: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=(f"127.0.0.1:{broker.sasl_port}",),
+        topic=TOPIC,
+        dlq_topic=DLQ,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=user,
+        sasl_password=f"{user}-password",
+        connect_timeout_s=10,
+        request_timeout_s=10,
+    )
+
+
+def publish_inbox(kafka: KafkaSettings, inbox: Path) -> None:
+    """The publisher service, as in its container, over the inbox until it is empty."""
+    tree = {
+        "KAFKA": {
+            "BOOTSTRAP_SERVERS": ",".join(kafka.bootstrap_servers),
+            "SECURITY_PROTOCOL": kafka.security_protocol,
+            "SASL_USERNAME": kafka.sasl_username,
+            "SASL_PASSWORD": kafka.sasl_password,
+        },
+        "PUBLISHER": {"INBOX": str(inbox), "STABLE_S": 0.1},
+        "HTTP": {"HOST": "127.0.0.1", "PORT": 0},
+    }
+    cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
+    shutdown = Shutdown()
+    spool = Spool(inbox, delete_published=False)
+    # The default id, as in a pod: the ACL allows the "streamsuite-publisher-" prefix.
+    publisher = TransactionalPublisher(
+        cfg.kafka, cfg.publisher.effective_transactional_id, shutdown.event
+    )
+    try:
+        PublisherService(cfg, spool, publisher, shutdown).run(once=True)
+    finally:
+        publisher.close()
+        spool.close()
+
+
+def test_chart_users_are_the_three_kafka_clients(acls):
+    assert set(acls) == {"streamsuite-publisher", "streamsuite-ingestor", "streamsuite-web"}
+
+
+def test_each_service_does_its_whole_job_as_its_chart_user(
+    broker, tmp_path, admin_conn, writer_settings, reader_settings
+):
+    # The publisher: a good file and a refused one, one transaction with its dead letter.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "ada.json").write_text(json.dumps({"name": "Ada", "age": 36}))
+    (inbox / "broken.json").write_text('{"name": ')
+    publish_inbox(as_user(broker, "streamsuite-publisher"), inbox)
+    assert [p.name for p in (inbox / "processed").rglob("ada.json")] == ["ada.json"]
+    assert [p.name for p in (inbox / "error").rglob("broken.json")] == ["broken.json"]
+
+    # The web UI's Submit: its own transactional-id prefix.
+    submitter = Submitter(as_user(broker, "streamsuite-web"), default_transactional_id("web"))
+    try:
+        prepared = prepare(
+            "grace.yaml",
+            b"name: Grace\nage: 45\n",
+            limits=limits_of(1_000_000, 64, 1_000_000),
+            topic=TOPIC,
+            dlq_topic=DLQ,
+            at=datetime.now(UTC),
+        )
+        submitter.publish(prepared.messages)
+    finally:
+        submitter.close()
+
+    # The ingestor: both topics in its group, into PostgreSQL, offsets committed.
+    with migrated_schema(admin_conn, writer_settings, reader_settings, prefix="acl") as schema:
+        cfg = IngestorConfig(
+            kafka=as_user(broker, "streamsuite-ingestor"),
+            database=dataclasses.replace(writer_settings, schema=schema),
+            log=LogSettings(),
+            http=HttpSettings(port=0),
+            ingestor=IngestorSettings(group_id=GROUP, migrate_on_start=False),
+        )
+        conn = psycopg2.connect(**connect_kwargs(writer_settings, application_name="acl-test"))
+        conn.autocommit = True
+
+        def stored() -> tuple[set[str], int]:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT name FROM {}.records").format(sql.Identifier(schema)))
+                names = {row[0] for row in cur.fetchall()}
+                cur.execute(
+                    sql.SQL("SELECT count(*) FROM {}.dead_letters").format(sql.Identifier(schema))
+                )
+                return names, cur.fetchone()[0]
+
+        try:
+            with running_ingestor(cfg):
+                wait_for(
+                    lambda: stored() == ({"Ada", "Grace"}, 1),
+                    what="records and dead letter",
+                    timeout_s=60,
+                )
+        finally:
+            conn.close()
+
+
+def poll_for_a_while(consumer: KafkaConsumer) -> None:
+    for _ in range(10):
+        consumer.poll(timeout_ms=1000)
+
+
+def test_publisher_may_not_read_the_records(broker):
+    options = client_options(as_user(broker, "streamsuite-publisher"), client_id="acl-test")
+    # No group (that alone would be refused): the topic itself must be.
+    consumer = KafkaConsumer(**options)
+    consumer.assign([TopicPartition(TOPIC, 0)])
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            poll_for_a_while(consumer)
+    finally:
+        consumer.close()
+
+
+def test_ingestor_may_not_write_the_records_topic(broker):
+    options = client_options(as_user(broker, "streamsuite-ingestor"), client_id="acl-test")
+    producer = KafkaProducer(acks="all", max_block_ms=5000, **options)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(TOPIC, value=b"{}").get(timeout=10)
+    finally:
+        producer.close()
