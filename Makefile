@@ -29,7 +29,13 @@ GO_ENV := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOFLAGS=-buildvcs
 HELM3_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
 	$(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 -X helm.sh/helm/v3/$(pkg).k8sVersionMinor=34)
 CHART := helm/streamsuite
-export HELM HELM4
+# A real Kubernetes API server (no nodes) for the chart tests to install into: kube-apiserver
+# built from dev/tools/kube-apiserver/go.mod, etcd from Debian's package (unpacked, not installed).
+KUBE_VERSION := v1.34.0
+KUBE_APISERVER := $(TOOLS)/kube-$(KUBE_VERSION)/kube-apiserver
+ETCD := $(TOOLS)/etcd/usr/bin/etcd
+KUBE_LDFLAGS := $(foreach kv,gitVersion=$(KUBE_VERSION) gitMajor=1 gitMinor=34,-X k8s.io/component-base/version.$(kv))
+export HELM HELM4 KUBE_APISERVER ETCD
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
@@ -63,6 +69,19 @@ $(HELM):
 $(HELM4):
 	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build helm" >&2; exit 1; }
 	GOBIN=$(@D) $(GO_ENV) go install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+
+$(KUBE_APISERVER): dev/tools/kube-apiserver/go.mod
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build kube-apiserver" >&2; exit 1; }
+	cd dev/tools/kube-apiserver && $(GO_ENV) go build -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(ETCD):
+	rm -rf $(CACHE)/debs/etcd && mkdir -p $(CACHE)/debs/etcd
+	cd $(CACHE)/debs/etcd && { apt-get download etcd-server 2>/dev/null \
+		|| { apt-get update -qq && apt-get download etcd-server; }; }
+	dpkg-deb -x $(CACHE)/debs/etcd/etcd-server_*.deb $(TOOLS)/etcd
+
+.PHONY: kube-apiserver
+kube-apiserver: $(KUBE_APISERVER) $(ETCD) ## build kube-apiserver and unpack etcd into .cache/tools (chart install tests)
 
 .PHONY: helm
 helm: $(HELM) $(HELM4) ## build helm 3 and helm 4 into .cache/tools (Go module proxy)
@@ -121,7 +140,7 @@ test: lint chart-test system-deps ## every check: lint, the chart, all tests on 
 	$(MAKE) --no-print-directory base-image images container-test
 
 .PHONY: chart-test
-chart-test: venv helm ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
+chart-test: venv helm kube-apiserver ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
 	$(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	HELM=$(HELM4) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check
