@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from .conftest import MONITORING_API, SERVICES, component, objects, one, render, selector_matches
+from .conftest import (
+    CHART,
+    MONITORING_API,
+    SERVICES,
+    component,
+    objects,
+    one,
+    render,
+    selector_matches,
+)
 
 
 def pod_labels(manifests):
@@ -84,3 +95,18 @@ def test_service_monitors_scrape_the_metrics_port_of_each_service():
     assert kafka["spec"]["podMetricsEndpoints"][0]["port"] == "tcp-prometheus"
     metrics = one(manifests, "Kafka", "streamsuite")["spec"]["kafka"]["metricsConfig"]
     assert metrics["type"] == "strimziMetricsReporter"
+
+
+def test_grafana_dashboards_ship_as_config_maps_for_the_sidecar():
+    dashboards = sorted((CHART / "dashboards").glob("*.json"))
+    assert dashboards
+    maps = {m["metadata"]["name"]: m for m in objects(render(), "ConfigMap")}
+    for path in dashboards:
+        config_map = maps[f"streamsuite-dashboard-{path.stem}"]
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        shipped = json.loads(config_map["data"][path.name])
+        assert shipped == json.loads(path.read_text())
+        assert shipped["uid"]
+        assert shipped["panels"]
+    off = render(set_values={"monitoring.dashboards.enabled": "false"})
+    assert not [m for m in objects(off, "ConfigMap") if "dashboard" in m["metadata"]["name"]]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -105,3 +106,47 @@ def test_a_broken_file_becomes_a_dead_letter(target):
         ("invalid-json", "publisher", name)
     ]
     assert not _items(f"{target['api']}/api/v1/records?{query}")
+
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "helm" / "streamsuite" / "dashboards"
+# Labels Prometheus adds from the scrape target, never in a service's own /metrics.
+TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "le"}
+
+
+def _exposed(bases: list[str]) -> dict[str, set[str]]:
+    """Metric name (as queried: _total, _bucket... included) → label names on its samples."""
+    exposed: dict[str, set[str]] = {}
+    for base in bases:
+        status, _, text = http_get(f"{base}/metrics")
+        assert status == 200, f"{base}/metrics"
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                exposed.setdefault(line.split()[2], set())
+            elif line and not line.startswith("#"):
+                name, _, rest = line.partition("{")
+                labels = re.findall(r'(\w+)="', rest.split("}")[0]) if rest else []
+                exposed.setdefault(name.split()[0], set()).update(labels)
+    return exposed
+
+
+def test_the_grafana_dashboard_queries_what_the_services_expose(target):
+    """Every metric a dashboard panel queries exists, with the labels it groups and filters by.
+    Runs after the pipeline tests above, so the labelled counters have samples to compare."""
+    exposed = _exposed(target["health"])
+    assert exposed.get("streamsuite_ingestor_records_total"), "no records counted yet"
+    queries = [
+        t["expr"]
+        for path in sorted(DASHBOARDS.glob("*.json"))
+        for panel in json.loads(path.read_text())["panels"]
+        for t in panel.get("targets", [])
+    ]
+    assert queries
+    for expr in queries:
+        grouped = {g.strip() for by in re.findall(r"by \(([^)]*)\)", expr) for g in by.split(",")}
+        filtered = set(re.findall(r'(\w+)=~?"', expr))
+        for metric in set(re.findall(r"streamsuite_[a-z_]+", expr)):
+            assert metric in exposed, f"{metric} (in {expr}) is not exposed by any service"
+            seen = exposed[metric]
+            if seen:  # labels show only once a series has samples
+                missing = (grouped | filtered) - TARGET_LABELS - seen
+                assert not missing, f"{expr}: {metric} has no label {missing} (it has {seen})"
