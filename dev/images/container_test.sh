@@ -126,28 +126,18 @@ for entry in "${SERVICES[@]}"; do
 done
 
 if [[ ${#FAILED[@]} -eq 0 ]]; then
-    say "e2e: tests/e2e/test_pipeline.py against the containers"
+    # The helm test hook's command runs in the query-api image, as in the chart's test pod.
+    say "e2e: tests/e2e/test_pipeline.py and test_helm_test_hook.py against the containers"
     STREAMSUITE_E2E_API_URL="http://127.0.0.1:${PORT[query-api]}" \
     STREAMSUITE_E2E_WEB_URL="http://127.0.0.1:${PORT[web]}" \
     STREAMSUITE_E2E_INBOX="$INBOX" \
     STREAMSUITE_E2E_HEALTH_URLS="$(for n in "${running[@]}"; do
         printf 'http://127.0.0.1:%s ' "${PORT[$n]}"; done)" \
-        "$BIN/pytest" tests/e2e/test_pipeline.py -q -p no:cacheprovider || fail "e2e tests"
-
-    # The chart's `helm test` pod: its own command, in the query-api image, as in the cluster.
-    say "helm test: the chart's test pod command in streamsuite/query-api:$TAG"
-    hook=$("$BIN/python" - "http://127.0.0.1:${PORT[query-api]}" <<'PY'
-import sys, yaml
-from devstack.chartcheck import helm
-docs = yaml.safe_load_all(helm.template("helm/streamsuite", kube_version="v1.34.0"))
-(pod,) = [d for d in docs if d and d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
-print(pod["spec"]["containers"][0]["command"][2].replace("http://streamsuite-query-api:8000", sys.argv[1]))
-PY
-    ) || fail "helm test: cannot render the test pod"
-    "${PODMAN[@]}" run --rm --network host --read-only --user "$APP_UID:$APP_UID" \
-        --ulimit nofile=10000:10000 --ulimit nproc=10000:10000 \
-        --entrypoint python "streamsuite/query-api:$TAG" -c "$hook" >&2 \
-        || fail "helm test pod command failed against the query-api container"
+        STREAMSUITE_E2E_PYTHON="${PODMAN[*]} run --rm --network host --read-only \
+            --user $APP_UID:$APP_UID --ulimit nofile=10000:10000 --ulimit nproc=10000:10000 \
+            --entrypoint python streamsuite/query-api:$TAG" \
+        "$BIN/pytest" tests/e2e/test_pipeline.py tests/e2e/test_helm_test_hook.py -q \
+            -p no:cacheprovider || fail "e2e tests"
 fi
 
 for (( i = ${#running[@]} - 1; i >= 0; i-- )); do stop "${running[$i]}"; done

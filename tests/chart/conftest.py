@@ -66,23 +66,6 @@ def pod_specs(manifests: Sequence[Manifest]) -> Iterator[tuple[str, dict[str, An
             yield m.ref, m.obj["spec"]
 
 
-def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A Kubernetes label selector (matchLabels + matchExpressions) against a label set."""
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        value, op = labels.get(expr["key"]), expr["operator"]
-        if op == "In" and value not in expr["values"]:
-            return False
-        if op == "NotIn" and value in expr["values"]:
-            return False
-        if op == "Exists" and value is None:
-            return False
-        if op == "DoesNotExist" and value is not None:
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def crds() -> CrdSchemas:
     return load_crd_schemas()

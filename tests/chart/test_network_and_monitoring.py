@@ -6,16 +6,9 @@ import json
 
 import pytest
 
-from .conftest import (
-    CHART,
-    MONITORING_API,
-    SERVICES,
-    component,
-    objects,
-    one,
-    render,
-    selector_matches,
-)
+from devstack.chartcheck.pods import selector_matches
+
+from .conftest import CHART, MONITORING_API, SERVICES, component, objects, one, render
 
 
 def pod_labels(manifests):

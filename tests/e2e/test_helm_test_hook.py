@@ -1,10 +1,13 @@
 """The chart's `helm test` pod runs its own command against a query API that answers (pass) and
 one that does not (fail). Same target as test_pipeline.py: STREAMSUITE_E2E_API_URL or the local
-stack's query API."""
+stack's query API. STREAMSUITE_E2E_PYTHON is the interpreter to run it with (default: this
+one; `make container-test` gives a `podman run ... --entrypoint python` of the query-api image,
+as in the pod)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +38,8 @@ def hook_command() -> list[str]:
 def run_hook(command: list[str], base_url: str) -> subprocess.CompletedProcess:
     assert command[0] == "python"
     assert any(IN_CLUSTER in part for part in command), "the hook no longer asks the Service"
-    args = [sys.executable, *(part.replace(IN_CLUSTER, base_url) for part in command[1:])]
+    python = shlex.split(os.environ.get("STREAMSUITE_E2E_PYTHON", sys.executable))
+    args = [*python, *(part.replace(IN_CLUSTER, base_url) for part in command[1:])]
     return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
 
 

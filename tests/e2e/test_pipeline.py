@@ -24,6 +24,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.services import SERVICES
 from devstack.settings import StackSettings
@@ -113,19 +114,25 @@ DASHBOARDS = Path(__file__).resolve().parents[2] / "helm" / "streamsuite" / "das
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "le"}
 
 
+# The series names a query can use, by family type (the parser drops a counter's _total).
+SERIES_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gauge": ("",),
+}
+
+
 def _exposed(bases: list[str]) -> dict[str, set[str]]:
-    """Metric name (as queried: _total, _bucket... included) → label names on its samples."""
+    """Series name (as queried: _total, _bucket... included) → label names on its samples."""
     exposed: dict[str, set[str]] = {}
     for base in bases:
         status, _, text = http_get(f"{base}/metrics")
         assert status == 200, f"{base}/metrics"
-        for line in text.splitlines():
-            if line.startswith("# TYPE "):
-                exposed.setdefault(line.split()[2], set())
-            elif line and not line.startswith("#"):
-                name, _, rest = line.partition("{")
-                labels = re.findall(r'(\w+)="', rest.split("}")[0]) if rest else []
-                exposed.setdefault(name.split()[0], set()).update(labels)
+        for family in text_string_to_metric_families(text):
+            for suffix in SERIES_SUFFIXES.get(family.type, ("",)):
+                exposed.setdefault(family.name + suffix, set())
+            for sample in family.samples:
+                exposed.setdefault(sample.name, set()).update(sample.labels)
     return exposed
 
 

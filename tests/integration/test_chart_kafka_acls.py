@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import (
     ACL,
@@ -28,6 +27,7 @@ from kafka.errors import TopicAuthorizationFailedError
 from psycopg2 import sql
 
 from devstack.chartcheck import helm
+from devstack.chartcheck.manifests import parse_manifests
 from devstack.kafka import KafkaBroker
 from devstack.settings import StackSettings
 from devstack.testing import free_port, migrated_schema, running_ingestor, wait_for
@@ -53,11 +53,10 @@ TOPIC, DLQ, GROUP = "records", "records.dlq", "streamsuite-ingestor"
 
 def chart_acls() -> dict[str, list[dict]]:
     """KafkaUser name → its ACL rules, as the chart renders them by default."""
-    users = {}
-    for doc in yaml.safe_load_all(helm.template(CHART, kube_version="v1.34.0")):
-        if doc and doc["kind"] == "KafkaUser":
-            users[doc["metadata"]["name"]] = doc["spec"]["authorization"]["acls"]
-    return users
+    manifests = parse_manifests(helm.template(CHART, kube_version="v1.34.0"))
+    return {
+        m.name: m.obj["spec"]["authorization"]["acls"] for m in manifests if m.kind == "KafkaUser"
+    }
 
 
 def kafka_acl(user: str, rule: dict) -> list[ACL]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,13 +68,6 @@ def namespace(server: KubeApiServer, name: str) -> str:
     return name
 
 
-def run_helm(
-    server: KubeApiServer, *args: str, binary: str | None = None
-) -> subprocess.CompletedProcess:
-    command = [binary or str(helm.helm_binary()), *args, "--kubeconfig", str(server.kubeconfig)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-
-
 def slug(option_set: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", option_set.removeprefix("ci/").removesuffix("-values.yaml"))
 
@@ -119,10 +111,8 @@ def secret_data(cluster: KubeApiServer, ns: str, name: str) -> dict[str, str]:
 def helm_release(cluster, verb: str, ns: str, *extra: str, binary: str | None = None) -> None:
     """`helm install` or `helm upgrade` of the chart as release "streamsuite" in ``ns``. Hooks
     are skipped: their Jobs would never run here (no nodes) and helm would wait for them."""
-    done = run_helm(
-        cluster, verb, "streamsuite", str(CHART), "-n", ns, "--no-hooks", *extra, binary=binary
-    )
-    assert done.returncode == 0, done.stderr
+    args = [verb, "streamsuite", str(CHART), "-n", ns, "--no-hooks", *extra]
+    helm.run([*args, "--kubeconfig", str(cluster.kubeconfig)], what=f"helm {verb}", binary=binary)
 
 
 GENERATED = "streamsuite-generated"

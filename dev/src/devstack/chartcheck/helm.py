@@ -70,7 +70,7 @@ def template_args(
 def template(chart: str | Path, **options: Any) -> str:
     """The rendered chart, as the multi-document YAML text helm prints (options: see
     ``template_args``)."""
-    return _run(template_args(chart, **options), what="helm template")
+    return run(template_args(chart, **options), what="helm template")
 
 
 def lint(chart: str | Path, values_files: Sequence[str | Path] = ()) -> None:
@@ -78,11 +78,13 @@ def lint(chart: str | Path, values_files: Sequence[str | Path] = ()) -> None:
     args = ["lint", "--strict", str(chart)]
     for path in values_files:
         args += ["-f", str(path)]
-    _run(args, what="helm lint")
+    run(args, what="helm lint")
 
 
-def _run(args: list[str], *, what: str) -> str:
-    binary = helm_binary()
+def run(args: list[str], *, what: str, binary: str | Path | None = None) -> str:
+    """``helm ARGS`` (``binary`` or the one ``helm_binary`` finds): its stdout, or a HelmError
+    with what helm said."""
+    binary = binary or helm_binary()
     try:
         done = subprocess.run([str(binary), *args], capture_output=True, text=True, check=False)
     except OSError as exc:
