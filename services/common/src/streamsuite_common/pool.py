@@ -160,10 +160,37 @@ class ReadOnlyPool:
                 conn.close()
 
 
+READ_TABLES = ("records", "dead_letters")
+_TABLES_EXIST = "SELECT to_regclass('records'), to_regclass('dead_letters')"
+_TABLES_READABLE = "SELECT 1 FROM records, dead_letters LIMIT 0"
+
+
+class TablesMissing(Exception):
+    """The schema is not migrated yet: every read would fail."""
+
+
 def records_readable(pool: ReadOnlyPool) -> Callable[[], None]:
-    """A readiness check: the role can read the migrated tables (not just reach the server)."""
+    """A readiness check: the migrated tables exist and the role can read them, not just the
+    server answers. On a first install PostgreSQL answers before the ingestor (or the migration
+    Job) created the tables; a reader ready then would answer every request with an error."""
+    schema = pool.settings.schema
+
+    def probe(conn: Connection) -> None:
+        with conn.cursor() as cur:
+            # to_regclass resolves through the session's search_path (the configured schema).
+            cur.execute(_TABLES_EXIST)
+            missing = [t for t, found in zip(READ_TABLES, cur.fetchone(), strict=True) if not found]
+            if missing:
+                raise TablesMissing(
+                    f"no table {', '.join(missing)} in schema {schema} yet: waiting for the "
+                    "migrations (the ingestor's first start or the migration Job)"
+                )
+            cur.execute(_TABLES_READABLE)  # and the role may read them
 
     def check() -> None:
-        pool.run(lambda conn: conn.cursor().execute("SELECT 1 FROM records LIMIT 0"))
+        try:
+            pool.run(probe)
+        except psycopg2.Error as exc:
+            raise RuntimeError(f"tables not readable: {first_line(exc)}") from exc
 
     return check

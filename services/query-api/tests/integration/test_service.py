@@ -15,14 +15,18 @@ import threading
 from datetime import UTC, datetime
 
 import httpx
+import psycopg2
 import yaml
 from prometheus_client import CollectorRegistry
+from psycopg2 import sql
 
 from streamsuite_common.config import HttpSettings, LogSettings
 from streamsuite_common.contract import document_headers
+from streamsuite_common.db import connect_kwargs
 from streamsuite_common.kafka import connect_producer
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_ingestor.metrics import Metrics
+from streamsuite_ingestor.migrate import migrate
 from streamsuite_ingestor.routes import all_routes
 from streamsuite_ingestor.service import Ingestor
 
@@ -188,3 +192,30 @@ def test_sigterm_stops_cleanly_with_a_stream_open(tmp_path, reader_settings, sch
     reader.join(timeout=10)
     assert not reader.is_alive(), "the stream was not ended"
     assert b"query API stopped" in out
+
+
+def test_not_ready_on_a_first_install_until_the_migrations_created_the_tables(
+    admin_conn, writer_settings, reader_settings
+):
+    # PostgreSQL answers before the ingestor (or the migration Job) created the tables: a pod
+    # ready then would take traffic it can only answer with errors.
+    name = unique("query_api_first_install")
+    try:
+        with serving(api_config(reader_settings, name)) as client:
+            waiting = client.get("/readyz")
+            assert waiting.status_code == 503
+            checks = waiting.json()["checks"]
+            assert checks["postgres"] == "ok"
+            assert f"no table records, dead_letters in schema {name} yet" in checks["tables"]
+            writer = dataclasses.replace(writer_settings, schema=name)
+            conn = psycopg2.connect(**connect_kwargs(writer, application_name="first-install"))
+            try:
+                migrate(conn, name, reader_role=reader_settings.dbuser)
+            finally:
+                conn.close()
+            wait_for(lambda: client.get("/readyz").status_code == 200, timeout_s=15,
+                     what="ready once the tables exist")  # fmt: skip
+            assert client.get("/api/v1/records").status_code == 200
+    finally:
+        with admin_conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))

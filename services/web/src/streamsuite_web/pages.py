@@ -258,7 +258,10 @@ def _submitter(c: Context) -> submit.Submitter:
 async def submit_form(request: Request) -> Response:
     c = ctx(request)
     _submitter(c)
-    return c.render(request, "submit.html", form={"format": "auto"}, result=None)
+    _, results = await run_in_threadpool(c.readiness.evaluate)
+    kafka = results.get("kafka", "ok")
+    return c.render(request, "submit.html", form={"format": "auto"}, result=None,
+                    unavailable=None if kafka == "ok" else kafka)  # fmt: skip
 
 
 def _same_origin(request: Request) -> bool:

@@ -3,6 +3,7 @@ ingestor's code, and (for Submit) a unique Kafka topic read back with the contra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -12,9 +13,14 @@ import sys
 import threading
 
 import httpx
+import psycopg2
 from kafka import KafkaConsumer
+from psycopg2 import sql
 
+from devstack.testing import free_port
 from streamsuite_common.contract import DeadLetter
+from streamsuite_common.db import connect_kwargs
+from streamsuite_ingestor.migrate import migrate
 
 from ..conftest import XSS_IMG, XSS_SCRIPT, serving, unique, wait_for, web_config
 
@@ -165,7 +171,7 @@ def test_submit_publishes_with_the_contract_headers(reader_settings, schema, tes
         foreign = web.post("/submit", data={"content": "a: 1"},
                            headers={"Origin": "http://evil.example"})  # fmt: skip
         assert foreign.status_code == 403
-        assert web.get("/readyz").json()["checks"]["kafka"] == "ok"
+        assert web.get("/readyz").json()["optional"] == {"kafka": "ok"}
 
     consumer = KafkaConsumer(test_kafka.topic, test_kafka.dlq_topic,
                              bootstrap_servers=list(test_kafka.bootstrap_servers),
@@ -250,3 +256,47 @@ def test_cli_config_error_exits_2_with_one_line_and_sigterm_exits_0(
             proc.kill()
     lines = proc.stdout.read().decode().splitlines()
     assert any(json.loads(line).get("event") == "web UI stopped" for line in lines)
+
+
+def test_ready_while_kafka_is_down_and_submit_says_it_is_unavailable(
+    reader_settings, schema, test_kafka
+):
+    # The UI reads PostgreSQL only: a Kafka outage must not take every page out of the Service.
+    down = dataclasses.replace(test_kafka, bootstrap_servers=(f"127.0.0.1:{free_port()}",))
+    with serving(web_config(reader_settings, schema, kafka=down)) as web:
+        ready = web.get("/readyz", timeout=30)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"postgres": "ok", "tables": "ok"}
+        assert "kafka unreachable" in ready.json()["optional"]["kafka"]
+        form = web.get("/submit", timeout=30)
+        assert form.status_code == 200
+        assert 'id="kafka-unavailable"' in form.text
+        assert "Submit is unavailable" in form.text
+        assert web.get("/records").status_code == 200
+
+
+def test_not_ready_on_a_first_install_until_the_migrations_created_the_tables(
+    admin_conn, writer_settings, reader_settings
+):
+    name = unique("web_first_install")
+    try:
+        with serving(web_config(reader_settings, name)) as web:
+            waiting = web.get("/readyz")
+            assert waiting.status_code == 503
+            assert waiting.json()["checks"]["postgres"] == "ok"
+            assert (
+                f"no table records, dead_letters in schema {name} yet"
+                in (waiting.json()["checks"]["tables"])
+            )
+            writer = dataclasses.replace(writer_settings, schema=name)
+            conn = psycopg2.connect(**connect_kwargs(writer, application_name="first-install"))
+            try:
+                migrate(conn, name, reader_role=reader_settings.dbuser)
+            finally:
+                conn.close()
+            wait_for(lambda: web.get("/readyz").status_code == 200, timeout_s=15,
+                     what="ready once the tables exist")  # fmt: skip
+            assert web.get("/records").status_code == 200
+    finally:
+        with admin_conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
