@@ -165,22 +165,29 @@ class DeadLetter:
 
     @classmethod
     def from_json(cls, data: Any) -> DeadLetter:
-        """Parse an event; raises ValueError naming the field that is missing or wrong."""
+        """Parse an event; raises ValueError naming the field that is missing or wrong.
+
+        Validated completely here, so whatever another producer wrote, a caller gets either a
+        well-typed event or ValueError, never another exception."""
         if not isinstance(data, dict):
             raise ValueError("dead-letter event: expected a JSON object")
         for name in ("origin", "stage", "reason", "detail"):
             if not isinstance(data.get(name), str):
                 raise ValueError(f"dead-letter event: {name!r} missing or not a string")
+        for name in ("source", "sha256", "at"):
+            _optional(data, name, str, "a string")
+        for name in ("doc_index", "line"):
+            _optional(data, name, int, "an integer", bounds=_BIGINT)
+        _optional(data, "raw_base64", str, "a string")
+        _optional(data, "raw_truncated", bool, "true or false")
         try:
             raw = base64.b64decode(data.get("raw_base64") or "", validate=True)
         except ValueError:
             raise ValueError("dead-letter event: 'raw_base64' is not base64") from None
-        kafka = data.get("kafka")
         try:
-            coordinates = KafkaCoordinates(**kafka) if kafka else None
             at = datetime.fromisoformat(data["at"]) if data.get("at") else utc_now()
-        except (TypeError, ValueError):
-            raise ValueError("dead-letter event: 'kafka' or 'at' is malformed") from None
+        except ValueError:
+            raise ValueError("dead-letter event: 'at' is not an RFC 3339 time") from None
         return cls(
             origin=data["origin"],
             stage=data["stage"],
@@ -191,9 +198,9 @@ class DeadLetter:
             sha256=data.get("sha256"),
             doc_index=data.get("doc_index"),
             line=data.get("line"),
-            kafka=coordinates,
+            kafka=_coordinates(data.get("kafka")),
             raw_truncated=bool(data.get("raw_truncated")),
-            at=at,
+            at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
         )
 
     @classmethod
@@ -202,4 +209,42 @@ class DeadLetter:
             data = json.loads(value)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"dead-letter event: not JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError("dead-letter event: nested too deeply to be parsed") from None
         return cls.from_json(data)
+
+
+# Ranges of the columns an event's numbers are stored in (bigint, integer).
+_BIGINT = (-(2**63), 2**63 - 1)
+_INT = (-(2**31), 2**31 - 1)
+
+
+def _optional(
+    data: dict[str, Any],
+    name: str,
+    kind: type,
+    what: str,
+    *,
+    bounds: tuple[int, int] | None = None,
+) -> None:
+    value = data.get(name)
+    if value is None:
+        return
+    # bool is an int in Python, but not in JSON.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"dead-letter event: {name!r} is not {what}")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"dead-letter event: {name!r} is out of range")
+
+
+def _coordinates(kafka: Any) -> KafkaCoordinates | None:
+    if kafka is None:
+        return None
+    if not isinstance(kafka, dict) or set(kafka) != {"topic", "partition", "offset"}:
+        raise ValueError("dead-letter event: 'kafka' must have topic, partition and offset")
+    _optional(kafka, "topic", str, "a string")
+    _optional(kafka, "partition", int, "an integer", bounds=(0, _INT[1]))
+    _optional(kafka, "offset", int, "an integer", bounds=(0, _BIGINT[1]))
+    if any(kafka[name] is None for name in ("topic", "partition", "offset")):
+        raise ValueError("dead-letter event: 'kafka' must have topic, partition and offset")
+    return KafkaCoordinates(kafka["topic"], kafka["partition"], kafka["offset"])

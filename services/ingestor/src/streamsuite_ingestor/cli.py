@@ -9,6 +9,7 @@ start-up exits 1 once CONNECT_TIMEOUT_S has passed.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from prometheus_client import CollectorRegistry
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "kafka": KafkaProbe(cfg.kafka),
                 "postgres": DatabaseProbe(cfg.database, application_name=config.SERVICE),
+                "partitions": ingestor.check_partitions,
+                "fetching": ingestor.check_fetching,
             },
             service="ingestor",
             registry=registry,
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             ingestor.run()
         finally:
             server.stop()
+    except common_config.ConfigError as exc:
+        # Found only once running (a route table's schema, a shared group instance id).
+        log.error("cannot run", error=str(exc))
+        print(f"{config.SERVICE}: config error: {exc}", file=sys.stderr)
+        return common_config.EXIT_CONFIG
     except (DatabaseUnavailable, KafkaUnavailable, GaveUp, MigrationError) as exc:
         if shutdown.requested:
             return 0

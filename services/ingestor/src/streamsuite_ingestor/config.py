@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -83,6 +84,64 @@ class IngestorSettings:
         parse=as_seconds(6, 1800),
         help="How long the group waits for a silent replica before moving its partitions.",
     )
+    group_instance_id: str = setting(
+        "GROUP_INSTANCE_ID",
+        "",
+        help="Static group membership: a name stable across restarts and unique among the "
+        "replicas, so a restarted replica gets its partitions back at once instead of after "
+        "the session timeout. Empty: the pod name (`HOSTNAME`) on Kubernetes, else "
+        "`<host>-<REPLICA_INDEX>`.",
+    )
+    replica_index: int = setting(
+        "REPLICA_INDEX",
+        0,
+        parse=as_int(0, 10_000),
+        help="Tells replicas on one host apart in the default GROUP_INSTANCE_ID.",
+    )
+    max_batch_bytes: int = setting(
+        "MAX_BATCH_BYTES",
+        16 * 1024 * 1024,
+        parse=as_int(1024, 1024 * 1024 * 1024),
+        help="Most message bytes stored in one database transaction (one larger message "
+        "still goes alone).",
+    )
+    fetch_stall_s: float = setting(
+        "FETCH_STALL_S",
+        120.0,
+        parse=as_seconds(1, 3600),
+        help="A consumer that has neither received messages nor confirmed it is caught up "
+        "for this long is rebuilt, and /readyz says so meanwhile.",
+    )
+    statement_timeout_s: float = setting(
+        "STATEMENT_TIMEOUT_S",
+        60.0,
+        parse=as_seconds(1, 3600),
+        help="PostgreSQL statement_timeout of the ingestor's session: a stuck batch is put "
+        "back and retried.",
+    )
+    lock_timeout_s: float = setting(
+        "LOCK_TIMEOUT_S",
+        10.0,
+        parse=as_seconds(0.1, 3600),
+        help="PostgreSQL lock_timeout: a table locked by someone else delays, never hangs, "
+        "the ingestor.",
+    )
+    tcp_user_timeout_s: float = setting(
+        "TCP_USER_TIMEOUT_S",
+        30.0,
+        parse=as_seconds(1, 3600),
+        help="libpq tcp_user_timeout: unacknowledged data this long means the server is gone "
+        "(keepalives notice an idle one).",
+    )
+
+    def instance_id(self, env: Mapping[str, str] | None = None) -> str:
+        """The static group member name: configured, the pod name, or host + replica index."""
+        env = os.environ if env is None else env
+        if self.group_instance_id:
+            return self.group_instance_id
+        if env.get("KUBERNETES_SERVICE_HOST") and env.get("HOSTNAME"):
+            return env["HOSTNAME"]
+        return f"{socket.gethostname()}-{self.replica_index}"
 
     def check(self) -> None:
         if not self.routes_file:

@@ -63,3 +63,30 @@ class Metrics:
             ["dependency"],
             registry=registry,
         )
+        self.batch_bytes = Histogram(
+            f"{_PREFIX}_batch_size_bytes",
+            "Message bytes (key, value, headers) per stored batch",
+            buckets=(1024, 16384, 131072, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20),
+            registry=registry,
+        )
+        self.assigned_partitions = Gauge(
+            f"{_PREFIX}_assigned_partitions",
+            "Partitions of the records and DLQ topics this replica holds now",
+            registry=registry,
+        )
+        self.last_fetch = Gauge(
+            f"{_PREFIX}_last_fetch_timestamp_seconds",
+            "When the consumer last received messages or confirmed it had nothing to fetch",
+            registry=registry,
+        )
+        self.consumer_rebuilds = Counter(
+            f"{_PREFIX}_consumer_rebuilds",
+            "Kafka consumers closed and made anew, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.unreadable = Counter(
+            f"{_PREFIX}_unreadable_messages",
+            "Messages the Kafka client could not read, dead-lettered by their coordinates",
+            registry=registry,
+        )

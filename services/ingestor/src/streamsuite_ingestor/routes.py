@@ -78,8 +78,8 @@ class Field:
         elif self.type == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
                 return f"expected a number, got {_describe(value)}"
-            if not math.isfinite(value):
-                return f"expected a finite number, got {_describe(value)}"
+            if not _fits_double(value):
+                return f"out of range for a number (double precision), got {_describe(value)}"
         if (self.min is not None and value < self.min) or (
             self.max is not None and value > self.max
         ):
@@ -146,6 +146,14 @@ def _is_integer(value: Any) -> bool:
         return True
     # Integers too long for Python's int() come from the decoder as Decimal.
     return isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value()
+
+
+def _fits_double(value: int | float | Decimal) -> bool:
+    """The column is double precision: huge integers overflow it (and math.isfinite)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _num(value: float | None) -> str:

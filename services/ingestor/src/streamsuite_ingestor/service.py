@@ -12,6 +12,11 @@ refusal sent twice is stored once, because ``dead_letters`` fills only from the 
 unique per refused message. PostgreSQL or Kafka unavailable at 2-4: the batch is put back (the
 consumer seeks to its first offsets), nothing is committed, and it is retried with backoff.
 Rebalances only happen inside ``poll``, when no batch is half done, so hand-off is clean.
+
+No single message can stop the loop: one the Kafka client cannot even read becomes a dead letter
+by its coordinates (``unreadable``), and one that breaks decoding in an unforeseen way becomes a
+dead letter too. A consumer that stops fetching is rebuilt (``watchdog``). The group membership
+is static (``group_instance_id``), so a restarted replica gets its partitions back at once.
 """
 
 from __future__ import annotations
@@ -30,24 +35,40 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streamsuite_common import db, kafka
-from streamsuite_common.contract import DeadLetter
+from streamsuite_common.config import ConfigError
+from streamsuite_common.contract import DeadLetter, parse_document_headers
+from streamsuite_common.kafka import KafkaUnavailable
 from streamsuite_common.logs import get_logger
 from streamsuite_common.retry import backoff_delays
+from streamsuite_ingestor import unreadable
+from streamsuite_ingestor.batching import record_bytes, split_by_bytes
 from streamsuite_ingestor.config import SERVICE, IngestorConfig
 from streamsuite_ingestor.decode import (
+    STAGE_DECODE,
     DeadLetterRow,
     Row,
     decode_dead_letter,
     decode_document,
 )
+from streamsuite_ingestor.decode import (
+    refusal as refuse,
+)
 from streamsuite_ingestor.metrics import Metrics
 from streamsuite_ingestor.migrate import migrate
 from streamsuite_ingestor.routes import Route
 from streamsuite_ingestor.store import Store, StoreUnavailable
+from streamsuite_ingestor.watchdog import FetchWatchdog
 
 log = get_logger(__name__)
 
 _LAG_EVERY_S = 1.0
+# While nothing arrives, ask the broker this often whether there is anything to fetch at all.
+_CAUGHT_UP_EVERY_S = 5.0
+_CAUGHT_UP_TIMEOUT_MS = 3_000
+
+
+class FencedInstance(ConfigError):
+    """Another running consumer of the group has our group instance id: a config mistake."""
 
 
 class _Handoff(ConsumerRebalanceListener):
@@ -60,9 +81,11 @@ class _Handoff(ConsumerRebalanceListener):
         if revoked:
             log.info("partitions revoked", partitions=_names(revoked))
         self._ingestor.forget(revoked)
+        self._ingestor.assigned(None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions assigned", partitions=_names(assigned))
+        self._ingestor.assigned(assigned)
 
 
 def _names(partitions: Any) -> list[str]:
@@ -82,11 +105,23 @@ class Ingestor:
         self.routes = tuple(routes)
         self.metrics = metrics
         self.stop = stop
-        self.store = Store(cfg.database, self.routes, application_name=SERVICE)
+        settings = cfg.ingestor
+        self.store = Store(
+            cfg.database,
+            self.routes,
+            application_name=SERVICE,
+            statement_timeout_s=settings.statement_timeout_s,
+            lock_timeout_s=settings.lock_timeout_s,
+            tcp_user_timeout_s=settings.tcp_user_timeout_s,
+        )
         self.consumer: KafkaConsumer | None = None
         self.producer: KafkaProducer | None = None
         self.heartbeat = time.monotonic()  # last loop turn, for /healthz
+        self.watchdog = FetchWatchdog(settings.fetch_stall_s)
+        self.instance_id = settings.instance_id()
+        self.partitions: int | None = None  # None: not a member of the group (yet)
         self._lag_at = 0.0
+        self._caught_up_at = 0.0
 
     # --- life cycle ---
 
@@ -103,21 +138,26 @@ class Ingestor:
             conn.close()
 
     def connect(self) -> None:
-        settings = self.cfg.kafka
-        self.producer = kafka.connect_producer(settings, stop=self.stop)
+        self.producer = kafka.connect_producer(self.cfg.kafka, stop=self.stop)
+        self._connect_consumer()
+
+    def _connect_consumer(self) -> None:
+        settings, ingestor = self.cfg.kafka, self.cfg.ingestor
         self.consumer = kafka.connect_consumer(
             settings,
-            group_id=self.cfg.ingestor.group_id,
+            group_id=ingestor.group_id,
             stop=self.stop,
-            max_poll_records=self.cfg.ingestor.batch_size,
-            session_timeout_ms=int(self.cfg.ingestor.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(self.cfg.ingestor.session_timeout_s * 1000 / 3),
+            group_instance_id=self.instance_id,
+            max_poll_records=ingestor.batch_size,
+            session_timeout_ms=int(ingestor.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(ingestor.session_timeout_s * 1000 / 3),
         )
         self.consumer.subscribe([settings.topic, settings.dlq_topic], listener=_Handoff(self))
         log.info(
             "consuming",
             topics=[settings.topic, settings.dlq_topic],
-            group=self.cfg.ingestor.group_id,
+            group=ingestor.group_id,
+            instance=self.instance_id,
             schema=self.cfg.database.schema,
         )
 
@@ -130,38 +170,144 @@ class Ingestor:
             delays = None
             while not self.stop.is_set():
                 self.heartbeat = time.monotonic()
-                batch = self._poll()
-                self._update_lag()
-                if not batch:
+                if self.consumer is None:  # a rebuild gave up for now: try again
+                    self._rebuild("reconnect")
                     continue
-                try:
-                    self.handle(batch)
-                    delays = None
-                except (StoreUnavailable, KafkaError) as exc:
-                    dependency = "postgres" if isinstance(exc, StoreUnavailable) else "kafka"
-                    self.metrics.retries.labels(dependency).inc()
-                    self._rewind(batch)
-                    delays = delays or backoff_delays()
-                    wait = next(delays)
-                    log.warning(
-                        "batch put back, will retry",
-                        dependency=dependency,
-                        error=str(exc) or exc.__class__.__name__,
-                        messages=len(batch),
-                        wait_s=wait,
-                    )
-                    self.stop.wait(wait)
+                batch, poll_error = self._poll()
+                self._update_lag()
+                self._watch(got_messages=bool(batch))
+                if batch:
+                    try:
+                        self.handle(batch)
+                        delays = None
+                    except (StoreUnavailable, KafkaError) as exc:
+                        dependency = "postgres" if isinstance(exc, StoreUnavailable) else "kafka"
+                        self.metrics.retries.labels(dependency).inc()
+                        self._rewind(batch)
+                        delays = delays or backoff_delays()
+                        wait = next(delays)
+                        log.warning(
+                            "batch put back, will retry",
+                            dependency=dependency,
+                            error=str(exc) or exc.__class__.__name__,
+                            messages=len(batch),
+                            wait_s=wait,
+                        )
+                        if poll_error is not None:
+                            # The unreadable message's partition may hold unstored messages
+                            # before it: start afresh from the committed offsets instead.
+                            self._rebuild("batch-put-back")
+                        self.stop.wait(wait)
+                        continue
+                if poll_error is not None:
+                    delays = self._poll_failed(poll_error, delays)
         finally:
             self.close()
 
+    # --- readiness (called from the health server's threads) ---
+
+    def check_partitions(self) -> None:
+        if self.partitions is None:
+            raise RuntimeError("not a member of the consumer group yet: no partitions assigned")
+
+    def check_fetching(self) -> None:
+        if self.watchdog.stalled():
+            raise RuntimeError(
+                f"the consumer has fetched nothing for {self.watchdog.silent_for():.0f}s "
+                "while it had something to fetch or the broker did not answer"
+            )
+
+    def assigned(self, partitions: Any) -> None:
+        """The group gave us ``partitions`` (None: took them away, a rebalance is under way)."""
+        self.partitions = None if partitions is None else len(partitions)
+        self.metrics.assigned_partitions.set(self.partitions or 0)
+
+    # --- the consumer's health ---
+
+    def _watch(self, *, got_messages: bool) -> None:
+        """Note progress; rebuild a consumer that has made none for too long."""
+        if got_messages or self._caught_up():
+            self.watchdog.progress()
+            self.metrics.last_fetch.set(self.watchdog.progress_wall_time)
+        elif self.watchdog.rebuild_due():
+            self._rebuild("stalled")
+
+    def _caught_up(self) -> bool:
+        """Every now and then while idle: the broker confirms there is nothing to fetch."""
+        now = time.monotonic()
+        if self.consumer is None or now - self._caught_up_at < _CAUGHT_UP_EVERY_S:
+            return False
+        self._caught_up_at = now
+        if self.partitions is None:
+            return False
+        owned = list(self.consumer.assignment())
+        if not owned:
+            return True  # a member with nothing to do (more replicas than partitions)
+        try:
+            ends = self.consumer.end_offsets(owned, timeout_ms=_CAUGHT_UP_TIMEOUT_MS)
+            positions = {tp: self.consumer.position(tp, timeout_ms=0) for tp in owned}
+        except (KafkaError, AssertionError):
+            return False
+        return all(
+            positions.get(tp) is not None and positions[tp] >= end for tp, end in ends.items()
+        )
+
+    def _rebuild(self, reason: str) -> None:
+        """Close the consumer and make a new one (same group and instance id)."""
+        self.metrics.consumer_rebuilds.labels(reason).inc()
+        self.watchdog.rebuilt()
+        log.warning(
+            "rebuilding the Kafka consumer",
+            reason=reason,
+            silent_s=round(self.watchdog.silent_for(), 1),
+        )
+        self._close_consumer()
+        self.assigned(None)
+        try:
+            self._connect_consumer()
+        except KafkaUnavailable as exc:
+            log.warning("Kafka consumer not rebuilt yet, will retry", error=str(exc))
+            self.stop.wait(1.0)
+
+    def _poll_failed(self, exc: Exception, delays: Any) -> Any:
+        """poll() raised: dead-letter an unreadable message, or back off from the broker."""
+        if unreadable.is_fenced(exc):
+            raise FencedInstance(
+                f"INGESTOR.GROUP_INSTANCE_ID: {self.instance_id!r} is used by another running "
+                f"consumer of group {self.cfg.ingestor.group_id!r}"
+            ) from exc
+        if unreadable.is_unreadable_message(exc):
+            self._dead_letter_unreadable(exc)
+            return None
+        self.metrics.retries.labels("kafka").inc()
+        delays = delays or backoff_delays()
+        wait = next(delays)
+        log.warning("poll failed, will retry", error=str(exc) or type(exc).__name__, wait_s=wait)
+        self.stop.wait(wait)
+        return delays
+
+    def _dead_letter_unreadable(self, exc: Exception) -> None:
+        assert self.consumer is not None
+        where = unreadable.failed_position(self.consumer)
+        if where is None:
+            log.error("unreadable message at an unknown position", error=repr(exc))
+            self._rebuild("unreadable-message")
+            return
+        tp, offset = where
+        letter = unreadable.unreadable_dead_letter(tp, offset, exc)
+        try:
+            self._send([letter])
+            self.consumer.commit({tp: OffsetAndMetadata(offset + 1, "", -1)})
+        except KafkaError as send_error:
+            log.warning("unreadable message not dead-lettered yet", error=str(send_error))
+            self._rebuild("unreadable-message")  # its fetcher state must not be polled again
+            return
+        self.metrics.unreadable.inc()
+        # Seeking also makes the client drop the records it kept for the failed partition.
+        self.consumer.seek(tp, offset + 1)
+
     def close(self) -> None:
-        if self.consumer is not None:
-            # Nothing uncommitted is worth keeping: leave the group so others take over now.
-            try:
-                self.consumer.close(autocommit=False, timeout_ms=5_000)
-            except Exception as exc:  # closing is best effort
-                log.warning("consumer close failed", error=str(exc))
-            self.consumer = None
+        self._close_consumer()
         if self.producer is not None:
             try:
                 self.producer.close(timeout=5)
@@ -170,26 +316,54 @@ class Ingestor:
             self.producer = None
         self.store.close()
 
+    def _close_consumer(self) -> None:
+        if self.consumer is not None:
+            # Nothing uncommitted is worth keeping. A static member does not leave the group:
+            # its partitions wait for it (restart) or for the session timeout (gone for good).
+            try:
+                self.consumer.close(autocommit=False, timeout_ms=5_000)
+            except Exception as exc:  # closing is best effort
+                log.warning("consumer close failed", error=str(exc))
+            self.consumer = None
+
     # --- one batch ---
 
-    def _poll(self) -> list[Any]:
+    def _poll(self) -> tuple[list[Any], Exception | None]:
+        """(a batch within the count and byte limits, the error a poll raised or None).
+
+        Messages polled before an error are returned with it: they are stored first."""
         assert self.consumer is not None
-        limit = self.cfg.ingestor.batch_size
-        polled = self.consumer.poll(
-            timeout_ms=self.cfg.ingestor.batch_timeout_ms, max_records=limit
-        )
-        records = [r for batch in polled.values() for r in batch]
-        # Take what is already buffered too: bigger transactions, no extra waiting.
-        while records and len(records) < limit and not self.stop.is_set():
-            more = self.consumer.poll(timeout_ms=0, max_records=limit - len(records))
-            if not more:
-                break
-            records += [r for batch in more.values() for r in batch]
+        limit, max_bytes = self.cfg.ingestor.batch_size, self.cfg.ingestor.max_batch_bytes
+        records: list[Any] = []
+        size = 0
+        try:
+            polled = self.consumer.poll(
+                timeout_ms=self.cfg.ingestor.batch_timeout_ms, max_records=limit
+            )
+            records = [r for batch in polled.values() for r in batch]
+            size = sum(map(record_bytes, records))
+            # Take what is already buffered too: bigger transactions, no extra waiting.
+            while records and len(records) < limit and size < max_bytes:
+                if self.stop.is_set():
+                    break
+                more = self.consumer.poll(timeout_ms=0, max_records=limit - len(records))
+                if not more:
+                    break
+                new = [r for batch in more.values() for r in batch]
+                records += new
+                size += sum(map(record_bytes, new))
+        except Exception as exc:  # a message the client cannot read, or the broker's trouble
+            error: Exception | None = exc
+        else:
+            error = None
         if records:
             # A rebalance inside the second poll may have taken partitions away.
             owned = self.consumer.assignment()
             records = [r for r in records if TopicPartition(r.topic, r.partition) in owned]
-        return records
+            records, rest = split_by_bytes(records, max_bytes)
+            if rest:
+                self._rewind(rest)
+        return records, error
 
     def handle(self, batch: Sequence[Any]) -> None:
         started = time.monotonic()
@@ -199,10 +373,20 @@ class Ingestor:
         events: list[DeadLetterRow] = []
         refusals: list[DeadLetter] = []
         for record in batch:
-            if record.topic == dlq_topic:
-                events.append(decode_dead_letter(record))
-                continue
-            decoded = decode_document(record, self.routes, max_bytes)
+            try:
+                if record.topic == dlq_topic:
+                    events.append(decode_dead_letter(record))
+                    continue
+                decoded = decode_document(record, self.routes, max_bytes)
+            except Exception as exc:  # a bug meets a message: refuse it, keep going
+                log.exception("message could not be decoded", offset=record.offset)
+                decoded = refuse(
+                    record,
+                    parse_document_headers(None),
+                    stage=STAGE_DECODE,
+                    reason="undecodable",
+                    detail=f"the ingestor failed on it: {exc.__class__.__name__}",
+                )
             (rows if isinstance(decoded, Row) else refusals).append(decoded)
         outcome = self.store.write(rows, events)
         refusals += outcome.refusals
@@ -221,6 +405,7 @@ class Ingestor:
                     max(0.0, (committed - row.produced_at).total_seconds())
                 )
         self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_bytes.observe(sum(map(record_bytes, batch)))
         self.metrics.batch_duration.observe(time.monotonic() - started)
         for item in events:
             event = item.event

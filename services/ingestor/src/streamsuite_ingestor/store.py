@@ -4,8 +4,11 @@ Rows go to ``records`` with ``ON CONFLICT DO NOTHING`` on the record identity (a
 messages without one, on their Kafka coordinates), so a batch read twice after a crash, or a
 document sent twice, is stored once. Dead-letter events go to ``dead_letters`` in the same
 transaction, idempotent the same way. When PostgreSQL rejects a batch for its data, the batch
-is written again one message at a time (a savepoint each) so the good ones are kept and each
-bad one becomes a refusal carrying PostgreSQL's own message.
+is written again in halves (a savepoint each, halving what fails) so the good ones are kept and
+each bad one becomes a refusal carrying PostgreSQL's own message.
+
+The session is bounded (statement_timeout, lock_timeout, tcp_user_timeout): a lock held by
+someone else or a vanished server turns into an error and a retry, never a hang.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.contract import MAX_DEAD_LETTER_RAW_BYTES, DeadLetter
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.logs import get_logger
+from streamsuite_ingestor.batching import bisect
 from streamsuite_ingestor.decode import DeadLetterRow, Row, store_refusal
 from streamsuite_ingestor.routes import Route
 
@@ -36,8 +40,6 @@ NOTIFY_CHANNEL = "streamsuite_records"
 # limit such as nesting depth): only these turn a message into a dead letter. Anything else
 # (permissions, a missing table, a cancelled statement) is the database's problem: retried.
 DATA_ERROR_CLASSES = ("22", "23", "54")
-_BIGINT = (-(2**63), 2**63 - 1)
-_INT = (-(2**31), 2**31 - 1)
 
 RECORD_COLUMNS = (
     "kind", "route", "source", "sha256", "doc_index", "payload", "name", "age",
@@ -105,25 +107,17 @@ def _text(value: Any) -> str | None:
     return str(value).replace("\x00", "\ufffd")
 
 
-def _int(value: Any, bounds: tuple[int, int] = _BIGINT) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if bounds[0] <= value <= bounds[1] else None
-
-
 def dead_letter_params(item: DeadLetterRow) -> tuple[Any, ...]:
-    """Column values of one event; its fields are coerced so an odd event is still stored."""
+    """Column values of one event (validated by the contract; NULs made storable here)."""
     event, kafka = item.event, item.event.kafka
     raw = event.raw[:MAX_DEAD_LETTER_RAW_BYTES]
     truncated = event.raw_truncated or len(event.raw) > MAX_DEAD_LETTER_RAW_BYTES
     coords = (None, None, None)
-    if kafka is not None and isinstance(kafka.topic, str):
-        partition, offset = _int(kafka.partition, _INT), _int(kafka.offset)
-        if partition is not None and offset is not None:
-            coords = (_text(kafka.topic), partition, offset)
+    if kafka is not None:
+        coords = (_text(kafka.topic), kafka.partition, kafka.offset)
     return (
         _text(event.origin), _text(event.stage), _text(event.reason), _text(event.detail),
-        _text(event.source), _text(event.sha256), _int(event.doc_index), _int(event.line),
+        _text(event.source), _text(event.sha256), event.doc_index, event.line,
         raw, bool(truncated),
         *coords,
         item.dlq.topic, item.dlq.partition, item.dlq.offset, event.at,
@@ -142,6 +136,25 @@ def is_data_error(exc: psycopg2.Error) -> bool:
     return is_data_sqlstate(exc.pgcode)
 
 
+def _is_data_error(exc: Exception) -> bool:
+    return isinstance(exc, psycopg2.Error) and is_data_error(exc)
+
+
+def session_kwargs(
+    base: dict[str, Any],
+    *,
+    statement_timeout_s: float,
+    lock_timeout_s: float,
+    tcp_user_timeout_s: float,
+) -> dict[str, Any]:
+    """psycopg2.connect arguments with the session's time bounds added."""
+    options = (
+        f"{base.get('options', '')} -c statement_timeout={int(statement_timeout_s * 1000)}"
+        f" -c lock_timeout={int(lock_timeout_s * 1000)}"
+    ).strip()
+    return {**base, "options": options, "tcp_user_timeout": int(tcp_user_timeout_s * 1000)}
+
+
 def describe_error(exc: psycopg2.Error) -> str:
     message = (exc.diag.message_primary if exc.diag else None) or str(exc).strip()
     detail = exc.diag.message_detail if exc.diag else None
@@ -158,10 +171,18 @@ class Store:
         routes: Sequence[Route],
         *,
         application_name: str = "streamsuite-ingestor",
+        statement_timeout_s: float = 60.0,
+        lock_timeout_s: float = 10.0,
+        tcp_user_timeout_s: float = 30.0,
     ):
         self.settings = settings
         self.routes = tuple(routes)
-        self._kwargs = connect_kwargs(settings, application_name=application_name)
+        self._kwargs = session_kwargs(
+            connect_kwargs(settings, application_name=application_name),
+            statement_timeout_s=statement_timeout_s,
+            lock_timeout_s=lock_timeout_s,
+            tcp_user_timeout_s=tcp_user_timeout_s,
+        )
         self._conn: psycopg2.extensions.connection | None = None
 
     def connection(self) -> psycopg2.extensions.connection:
@@ -185,16 +206,14 @@ class Store:
             return Outcome()
         conn = self.connection()
         try:
-            return self._transaction(conn, rows, dead, one_at_a_time=False)
+            return self._transaction(conn, rows, dead, in_halves=False)
         except psycopg2.Error as exc:
             if conn.closed or not is_data_error(exc):
                 self.close()
                 raise StoreUnavailable(describe_error(exc)) from exc
-            log.warning(
-                "batch rejected, storing it one message at a time", error=describe_error(exc)
-            )
+            log.warning("batch rejected, storing it in halves", error=describe_error(exc))
         try:
-            return self._transaction(conn, rows, dead, one_at_a_time=True)
+            return self._transaction(conn, rows, dead, in_halves=True)
         except psycopg2.Error as exc:
             self.close()
             raise StoreUnavailable(describe_error(exc)) from exc
@@ -205,21 +224,20 @@ class Store:
         rows: Sequence[Row],
         dead: Sequence[DeadLetterRow],
         *,
-        one_at_a_time: bool,
+        in_halves: bool,
     ) -> Outcome:
         outcome = Outcome()
         with conn, conn.cursor() as cur:
-            if one_at_a_time:
-                stored = []
-                for row in rows:
-                    try:
-                        stored += self._guarded(cur, lambda r=row: self._insert_rows(cur, [r]))
-                    except psycopg2.Error as exc:
-                        if not is_data_error(exc):
-                            raise
-                        outcome.refusals.append(store_refusal(row, describe_error(exc)))
-                for item in dead:
-                    outcome.dead_letters.update(self._insert_dead_letter_alone(cur, item))
+            if in_halves:
+                stored, bad = bisect(
+                    rows, lambda part: self._guarded(cur, lambda: self._insert_rows(cur, part)),
+                    _is_data_error,
+                )  # fmt: skip
+                outcome.refusals += [store_refusal(row, describe_error(e)) for row, e in bad]
+                reasons, bad_events = bisect(dead, self._dead_letters_attempt(cur), _is_data_error)
+                outcome.dead_letters.update(reasons)
+                for item, exc in bad_events:
+                    outcome.dead_letters.update(self._insert_plain_dead_letter(cur, item, exc))
             else:
                 stored = self._insert_rows(cur, rows)
                 outcome.dead_letters.update(self._insert_dead_letters(cur, dead))
@@ -293,24 +311,29 @@ class Store:
         )
         return collections.Counter(reason for _, reason in returned)
 
-    def _insert_dead_letter_alone(
-        self, cur: psycopg2.extensions.cursor, item: DeadLetterRow
+    def _dead_letters_attempt(self, cur: psycopg2.extensions.cursor) -> Any:
+        def attempt(part: Sequence[DeadLetterRow]) -> list[str]:
+            counts = self._guarded(cur, lambda: self._insert_dead_letters(cur, part))
+            return list(counts.elements())
+
+        return attempt
+
+    def _insert_plain_dead_letter(
+        self, cur: psycopg2.extensions.cursor, item: DeadLetterRow, exc: Exception
     ) -> collections.Counter[str]:
-        try:
-            return self._guarded(cur, lambda: self._insert_dead_letters(cur, [item]))
-        except psycopg2.Error as exc:
-            # Keep what we can: the raw bytes and PostgreSQL's reason, never drop the event.
-            log.error("dead-letter event not storable as is", error=describe_error(exc))
-            plain = dataclasses.replace(
-                item.event,
-                reason="unstorable-dead-letter",
-                detail=f"{describe_error(exc)}; original reason: {item.event.reason}",
-                source=None,
-                sha256=None,
-                doc_index=None,
-                line=None,
-                kafka=None,
-            )
-            return self._guarded(
-                cur, lambda: self._insert_dead_letters(cur, [DeadLetterRow(plain, item.dlq)])
-            )
+        """Keep what we can of an event PostgreSQL refused: the raw bytes and its reason."""
+        assert isinstance(exc, psycopg2.Error)
+        log.error("dead-letter event not storable as is", error=describe_error(exc))
+        plain = dataclasses.replace(
+            item.event,
+            reason="unstorable-dead-letter",
+            detail=f"{describe_error(exc)}; original reason: {item.event.reason}",
+            source=None,
+            sha256=None,
+            doc_index=None,
+            line=None,
+            kafka=None,
+        )
+        return self._guarded(
+            cur, lambda: self._insert_dead_letters(cur, [DeadLetterRow(plain, item.dlq)])
+        )

@@ -213,6 +213,9 @@ def config_file(cfg: IngestorConfig, path: Path) -> Path:
             "BATCH_TIMEOUT_MS": cfg.ingestor.batch_timeout_ms,
             "SESSION_TIMEOUT_S": cfg.ingestor.session_timeout_s,
             "READER_ROLE": cfg.ingestor.reader_role,
+            "GROUP_INSTANCE_ID": cfg.ingestor.group_instance_id,
+            "MAX_BATCH_BYTES": cfg.ingestor.max_batch_bytes,
+            "FETCH_STALL_S": cfg.ingestor.fetch_stall_s,
         },
     }
     path.write_text(yaml.safe_dump(tree))
@@ -260,6 +263,12 @@ def processes(tmp_path, writer_settings) -> Iterator[Callable[[IngestorConfig, s
     started: list[Process] = []
 
     def start(cfg: IngestorConfig, name: str = "ingestor") -> Process:
+        if not cfg.ingestor.group_instance_id:
+            # Static members of one group need names of their own: one per process name.
+            member = f"{cfg.ingestor.group_id}-{name}"
+            cfg = dataclasses.replace(
+                cfg, ingestor=dataclasses.replace(cfg.ingestor, group_instance_id=member)
+            )
         cfg_path = config_file(cfg, tmp_path / f"{name}.yaml")
         process = Process(cfg_path, tmp_path / f"{name}.log", cfg.database.user_pwd).start()
         started.append(process)
