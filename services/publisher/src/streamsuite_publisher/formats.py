@@ -6,6 +6,9 @@
 - ``.jsonl`` / ``.ndjson``: one document a line, blank lines skipped;
 - ``.yaml`` / ``.yml``: one document per ``---`` section.
 
+JSON documents are forwarded as the bytes they were written with (validated, never rebuilt:
+``19.990000000000000000001`` stays exactly that); only YAML is converted, to compact JSON.
+
 A refusal of the whole file (not UTF-8, empty, invalid, …) comes back as ``file_refusal``; in a
 multi-document file a bad line or section is refused on its own with its number, and the other
 documents still come back. Every refusal carries a stable ``reason`` code and a ``detail`` for
@@ -39,12 +42,13 @@ class Limits:
     max_document_bytes: int = 1_000_000  # the broker's default message size limit
     max_depth: int = 64
     max_yaml_nodes: int = 1_000_000  # after alias expansion: an alias bomb stops here
+    max_documents: int | None = None  # per file: all of a file goes in one transaction
 
 
 @dataclasses.dataclass(frozen=True)
 class Document:
     index: int  # 0-based position in the file: the `doc-index` header
-    value: bytes  # compact UTF-8 JSON: the Kafka message value
+    value: bytes  # UTF-8 JSON, the Kafka message value: as written (JSON) or compact (YAML)
     line: int  # 1-based line where it starts
 
 
@@ -100,21 +104,35 @@ def parse_file(name: str, data: bytes, limits: Limits = Limits()) -> ParseResult
             return ParseResult(documents=(Document(0, parse_json(text, limits), 1),))
         except Refused as exc:
             return ParseResult(file_refusal=Refusal(exc.reason, exc.detail, data))
-    sections = list(json_lines(text) if fmt == "jsonl" else yaml_sections(text))
+    sections = json_lines(text) if fmt == "jsonl" else yaml_sections(text)
     parse = parse_json if fmt == "jsonl" else parse_yaml
     documents, refusals = [], []
+    count = 0
     for index, (line, chunk) in enumerate(sections):
+        count += 1
+        if limits.max_documents is not None and count > limits.max_documents:
+            # Counted as we go: the documents of a huge file are never all held in memory.
+            return ParseResult(
+                file_refusal=Refusal(
+                    "too-many-documents",
+                    f"more than {limits.max_documents:,} documents, the most one transaction "
+                    "takes (PUBLISHER.BATCH_DOCUMENTS)",
+                    data,
+                )
+            )
         try:
             documents.append(Document(index, parse(chunk, limits), line))
         except Refused as exc:
-            if len(sections) == 1:  # a one-document file: the file itself is what is wrong
-                return ParseResult(file_refusal=Refusal(exc.reason, exc.detail, data))
             where = f"line {line}" if fmt == "jsonl" else f"document {index + 1} (line {line})"
             refusals.append(
                 Refusal(exc.reason, f"{where}: {exc.detail}", chunk.encode(), index, line)
             )
-    if not sections:
+    if count == 0:
         return ParseResult(file_refusal=Refusal("empty", "the file has no documents", data))
+    if count == 1 and refusals:  # a one-document file: the file itself is what is wrong
+        first = refusals[0]
+        detail = first.detail.split(": ", 1)[1]
+        return ParseResult(file_refusal=Refusal(first.reason, detail, data))
     if not documents:
         # Nothing publishable: refuse the file as a whole, naming the first problem.
         first, more = refusals[0], len(refusals) - 1
@@ -143,18 +161,67 @@ def _refuse_constant(name: str) -> Any:
     raise Refused("nan-infinity", f"{name} is not a JSON number and cannot be stored")
 
 
+# JSON's insignificant whitespace, which may surround a document.
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _finite_number(text: str) -> int:
+    # Exactness does not need the value, only that it stays a finite number for readers
+    # that use doubles: 1e400 would be infinity to them.
+    if not math.isfinite(float(text)):
+        raise Refused("nan-infinity", f"{text} is beyond a double's range (it reads as infinity)")
+    return 0
+
+
 def parse_json(text: str, limits: Limits) -> bytes:
-    if len(text) > limits.max_document_bytes:  # characters ≤ bytes: a cheap first bound
-        _raise_too_large(len(text.encode()), limits)
+    """Validate one JSON document and return its own bytes (surrounding whitespace aside)."""
+    document = text.strip(_JSON_WHITESPACE)
+    if len(document) > limits.max_document_bytes:  # characters ≤ bytes: a cheap first bound
+        _raise_too_large(len(document.encode()), limits)
+    data = document.encode()
+    if len(data) > limits.max_document_bytes:
+        _raise_too_large(len(data), limits)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(
+            text,  # not stripped: error positions are the file's own
+            parse_constant=_refuse_constant,
+            parse_float=_finite_number,
+            parse_int=lambda _: 0,  # any length: no value is built, so no int digit limit
+        )
     except json.JSONDecodeError as exc:
         raise Refused(
             "invalid-json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise Refused("too-deep", f"nested deeper than {limits.max_depth} levels") from None
-    return encode(value, limits)
+    _check_json(value, limits.max_depth, 0)
+    return data
+
+
+def _check_json(value: Any, max_depth: int, depth: int) -> None:
+    """What JSON's syntax allows but a document may not hold: too much nesting, and text with
+    a lone UTF-16 surrogate (``"\\ud800"``), which is no character and cannot be stored."""
+    if depth > max_depth:
+        raise Refused("too-deep", f"nested deeper than {max_depth} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_json(item, max_depth, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, max_depth, depth + 1)
+    elif isinstance(value, str):
+        _check_text(value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise Refused(
+            "invalid-unicode",
+            f"a lone UTF-16 surrogate (\\u{ord(exc.object[exc.start]):04x}) is not a character",
+        ) from None
 
 
 def json_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -110,14 +110,36 @@ def test_array_file_is_one_document_whose_value_is_the_list():
     assert isinstance(json.loads(result.documents[0].value), list)
 
 
-def test_document_value_is_compact_utf8_json_keeping_unicode():
-    result = parse_file("nested-unicode.json", _sample(GOOD, "nested-unicode.json"))
-    value = result.documents[0].value
+def test_json_document_value_is_its_own_bytes_keeping_unicode():
+    data = _sample(GOOD, "nested-unicode.json")
+    value = parse_file("nested-unicode.json", data).documents[0].value
+    assert value == data.strip()  # as written: not re-encoded, only the outer blanks dropped
     assert "Zürich".encode() in value
-    assert "🚀".encode() in value
-    assert b"\\u" not in value  # not escaped to ASCII
-    assert b": " not in value  # compact separators
-    assert b", " not in value
+
+
+@pytest.mark.parametrize(
+    "number",
+    [b"19.990000000000000000001", b"12345678901234567890.5", b"1E+2", b"-0.0", b"1" * 5000],
+)
+def test_json_numbers_leave_exactly_as_written(number):
+    data = b'{"price": ' + number + b', "n": [' + number + b"]}"
+    assert parse_file("exact.json", data).documents[0].value == data
+    line = b'  {"price":' + number + b"}\t\r\n"
+    assert parse_file("exact.jsonl", b'{"a": 1}\n' + line).documents[1].value == (
+        b'{"price":' + number + b"}"
+    )
+
+
+def test_json_layout_and_duplicate_keys_leave_as_written():
+    data = '\ufeff\n{\n  "b": 1,\n  "a": "\\u00e9",\n  "a": 2\n}\n'.encode()
+    assert parse_file("pretty.json", data).documents[0].value == data[3:].strip()
+
+
+def test_yaml_document_value_is_compact_utf8_json_keeping_unicode():
+    value = (
+        parse_file("u.yaml", "ville: Zürich\nemoji: 🚀\nn: [1, 2]\n".encode()).documents[0].value
+    )
+    assert value == '{"ville":"Zürich","emoji":"🚀","n":[1,2]}'.encode()
 
 
 # --- the bad samples ---
