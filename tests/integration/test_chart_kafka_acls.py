@@ -185,9 +185,7 @@ def publish_inbox(kafka: KafkaSettings, inbox: Path) -> None:
     shutdown = Shutdown()
     spool = Spool(inbox, delete_published=False)
     # The default id, as in a pod: the ACL allows the "streamsuite-publisher-" prefix.
-    publisher = TransactionalPublisher(
-        cfg.kafka, cfg.publisher.effective_transactional_id, shutdown.event
-    )
+    publisher = TransactionalPublisher(cfg.kafka, spool.default_transactional_id(), shutdown.event)
     try:
         PublisherService(cfg, spool, publisher, shutdown).run(once=True)
     finally:

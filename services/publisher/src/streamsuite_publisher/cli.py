@@ -59,16 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(SERVICE, cfg.log)
     shutdown = Shutdown().install()
     spool = Spool(Path(cfg.publisher.inbox), delete_published=cfg.publisher.delete_published)
-    publisher = TransactionalPublisher(
-        cfg.kafka, cfg.publisher.effective_transactional_id, shutdown.event
-    )
+    transactional_id = cfg.publisher.transactional_id or spool.default_transactional_id()
+    publisher = TransactionalPublisher(cfg.kafka, transactional_id, shutdown.event)
     service = PublisherService(cfg, spool, publisher, shutdown)
     readiness = Readiness(
         {"kafka": KafkaProbe(cfg.kafka), "inbox": lambda: inbox_check(spool)}, service=SERVICE
     )
     server = HealthServer(cfg.http.host, cfg.http.port, readiness, alive=service.alive).start()
     log.info("publisher starting", inbox=str(spool.root), owner=spool.owner,
-             config=config_module.redacted(cfg))  # fmt: skip
+             transactional_id=transactional_id, config=config_module.redacted(cfg))  # fmt: skip
     try:
         publisher.connect()
         if not args.once:

@@ -15,7 +15,6 @@ from streamsuite_common.config import (
     as_str,
     setting,
 )
-from streamsuite_common.kafka import default_transactional_id
 
 HTTP_PORT = 9101
 
@@ -43,7 +42,22 @@ class PublisherSettings:
         "BATCH_FILES",
         100,
         parse=as_int(1, 10_000),
-        help="Files published together in one Kafka transaction.",
+        help="Most files published together in one Kafka transaction.",
+    )
+    batch_bytes: int = setting(
+        "BATCH_BYTES",
+        64 * 1024 * 1024,
+        parse=as_int(1024, 2**34),
+        help="Most bytes (message keys and values) in one Kafka transaction: bounds the memory "
+        "and the time a transaction takes. A file is never split, so a larger file (or one whose "
+        "messages are larger) is refused as `file-too-large` / `too-large-for-transaction`.",
+    )
+    batch_documents: int = setting(
+        "BATCH_DOCUMENTS",
+        50_000,
+        parse=as_int(1, 10_000_000),
+        help="Most messages (documents and dead letters) in one Kafka transaction; a file with "
+        "more documents is refused as `too-many-documents`.",
     )
     max_file_bytes: int = setting(
         "MAX_FILE_BYTES",
@@ -55,7 +69,8 @@ class PublisherSettings:
         "MAX_DOCUMENT_BYTES",
         1_000_000,
         parse=as_int(1, 100_000_000),
-        help="Largest document (as compact JSON); keep below the broker's `message.max.bytes`.",
+        help="Largest document as sent (JSON as written, YAML as compact JSON); keep below the "
+        "broker's `message.max.bytes`.",
     )
     max_depth: int = setting(
         "MAX_DEPTH", 64, parse=as_int(1, 10_000), help="Deepest nesting a document may have."
@@ -82,13 +97,12 @@ class PublisherSettings:
         "TRANSACTIONAL_ID",
         "",
         parse=as_str,
-        help="Kafka transactional id; unique per publisher process. "
-        "Default: `streamsuite-publisher-<hostname>-<pid>`.",
+        help="Kafka transactional id; unique per running publisher. Default: "
+        "`streamsuite-publisher-<spool id>-<replica>`, stable across restarts so that a "
+        "restarted publisher aborts its predecessor's open transaction at once: the spool id "
+        "is kept in the inbox (`processing/.spool-id`), the replica is the lowest free slot "
+        "among the publishers of that inbox (`processing/.replica-<n>.lock`, held while running).",
     )
-
-    @property
-    def effective_transactional_id(self) -> str:
-        return self.transactional_id or default_transactional_id("publisher")
 
 
 @dataclasses.dataclass(frozen=True)

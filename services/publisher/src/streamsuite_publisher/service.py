@@ -8,11 +8,13 @@ asked to stop, when the claims are handed back to the inbox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from kafka.errors import (
     CorruptRecordError,
@@ -38,7 +40,16 @@ from streamsuite_publisher.messages import (
     sha256_hex,
 )
 from streamsuite_publisher.producer import TransactionalPublisher
-from streamsuite_publisher.spool import Claim, RefusedFile, Spool, StabilityTracker
+from streamsuite_publisher.spool import (
+    DONE_MARKS,
+    Claim,
+    RefusedFile,
+    Spool,
+    StabilityTracker,
+    UnclaimableFile,
+    name_is_utf8,
+    source_text,
+)
 
 log = get_logger(__name__)
 
@@ -49,6 +60,10 @@ RECORD_REJECTIONS = (
     InvalidRecordError,
     CorruptRecordError,
 )
+# A file that could not be claimed (no permission, name too long, …) is tried again after this
+# long, or as soon as it changes: never in a hot loop.
+UNCLAIMABLE_RETRY_S = 60.0
+Signature = tuple[int, int]  # (size, mtime_ns)
 
 
 @dataclass
@@ -62,10 +77,37 @@ class Prepared:
     size: int
     modified_at: float | None
 
+    @property
+    def message_bytes(self) -> int:
+        return sum(len(m.key) + len(m.value) for m in self.messages)
+
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class Heartbeat:
+    """Touches our claim's heartbeat from its own thread, so a long read, parse or publish
+    never lets another publisher take our claims as abandoned."""
+
+    def __init__(self, spool: Spool, interval_s: float):
+        self._spool = spool
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claim-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._spool.heartbeat()
+            except OSError as exc:  # a full or flaky disk: say so, keep trying
+                log.warning("claim heartbeat failed", error=str(exc))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 class PublisherService:
@@ -85,12 +127,17 @@ class PublisherService:
             max_document_bytes=self.settings.max_document_bytes,
             max_depth=self.settings.max_depth,
             max_yaml_nodes=self.settings.max_yaml_nodes,
+            max_documents=self.settings.batch_documents,
         )
         self.tracker = StabilityTracker(self.settings.stable_s)
         self.wake = threading.Event()
         shutdown.on_request(self.wake.set)  # a stop must not wait for the next rescan
         self.last_tick = time.monotonic()
         self._last_housekeeping = 0.0
+        # relpath → (size, mtime_ns, retry after): files that could not be claimed
+        self.unclaimable: dict[str, tuple[Signature, float]] = {}
+        # published files that could not be moved out of processing/ (disk full, …)
+        self.unfinished: list[Prepared] = []
 
     # --- liveness: the loop keeps ticking unless it is stuck ---
 
@@ -102,10 +149,18 @@ class PublisherService:
         """Publish until shutdown; with ``once``, until the inbox has nothing left to publish."""
         self.spool.prepare()
         self._housekeeping(force=True)
+        heartbeat = Heartbeat(self.spool, self.settings.claim_timeout_s / 3)
+        try:
+            self._loop(once)
+        finally:
+            heartbeat.stop()
+
+    def _loop(self, once: bool) -> None:
         while not self.shutdown.requested:
             self.last_tick = time.monotonic()
             observed = self.spool.scan()
             metrics.BACKLOG.set(len(observed))
+            observed = self._without_unclaimable(observed)
             ready = self.tracker.update(observed, time.monotonic())
             if once and not observed:
                 return
@@ -114,6 +169,7 @@ class PublisherService:
                     break
                 self.process(batch)
                 self.last_tick = time.monotonic()
+            self._retry_unfinished()
             self._housekeeping()
             if ready:
                 continue  # more may have become ready while we published
@@ -121,6 +177,22 @@ class PublisherService:
             timeout = self.settings.rescan_s if due is None else min(due, self.settings.rescan_s)
             self.wake.wait(timeout)
             self.wake.clear()
+
+    def _without_unclaimable(
+        self, observed: dict[str, tuple[int, int]]
+    ) -> dict[str, tuple[int, int]]:
+        """Leave out the files that could not be claimed, until they change or their retry is
+        due."""
+        now = time.monotonic()
+        for relpath, (signature, retry_at) in list(self.unclaimable.items()):
+            if observed.get(relpath) != signature or now >= retry_at:
+                del self.unclaimable[relpath]
+        return {path: sig for path, sig in observed.items() if path not in self.unclaimable}
+
+    def _retry_unfinished(self) -> None:
+        for item in list(self.unfinished):
+            self.unfinished.remove(item)
+            self.finish(item)
 
     def _housekeeping(self, force: bool = False) -> None:
         """Heartbeat our claims and take back those of dead publishers, now and then."""
@@ -130,52 +202,107 @@ class PublisherService:
         self._last_housekeeping = time.monotonic()
         self.spool.heartbeat()
         for relpath in self.spool.recover_stale(self.settings.claim_timeout_s):
-            log.warning("recovered a file claimed by a publisher that died", source=relpath)
+            log.warning("recovered a file claimed by a publisher that died",
+                        source=source_text(relpath))  # fmt: skip
 
     # --- one batch ---
 
     def process(self, relpaths: list[str]) -> None:
-        prepared = []
+        """Claim, read and publish files, in transactions bounded by files, bytes and
+        documents."""
+        batch: list[Prepared] = []
+        size = documents = 0
         for relpath in relpaths:
             self.tracker.forget(relpath)
-            claim = self.spool.claim(relpath)
-            if claim is not None:  # else another publisher took it first
-                prepared.append(self.prepare(claim))
-        if prepared:
-            self.publish(prepared)
+            claim = self._claim(relpath)
+            if claim is None:  # another publisher took it first, or it cannot be taken
+                continue
+            item = self.prepare(claim)
+            item_size, item_documents = item.message_bytes, len(item.messages)
+            if batch and (
+                size + item_size > self.settings.batch_bytes
+                or documents + item_documents > self.settings.batch_documents
+            ):
+                self.publish(batch)
+                batch, size, documents = [], 0, 0
+            batch.append(item)
+            size, documents = size + item_size, documents + item_documents
+            self.last_tick = time.monotonic()
+        if batch:
+            self.publish(batch)
+
+    def _claim(self, relpath: str) -> Claim | None:
+        try:
+            return self.spool.claim(relpath)
+        except UnclaimableFile as exc:
+            signature = self.spool.signature(relpath)
+            if signature is not None:
+                retry_at = time.monotonic() + UNCLAIMABLE_RETRY_S
+                self.unclaimable[relpath] = (signature, retry_at)
+            metrics.REFUSALS.labels(f"unclaimable-{exc.reason.lower()}").inc()
+            log.warning(
+                "file cannot be claimed; left in the inbox", source=source_text(relpath),
+                reason=exc.reason, detail=exc.detail, retry_in_s=UNCLAIMABLE_RETRY_S,
+            )  # fmt: skip
+            return None
 
     def prepare(self, claim: Claim) -> Prepared:
         now = utc_now()
         try:
-            modified_at = (claim.target or claim.path).stat().st_mtime
+            modified_at = claim.path.lstat().st_mtime
         except OSError:
             modified_at = None
+        if not name_is_utf8(claim.relpath):
+            # Its name cannot be a Kafka key or a `source`: refused, named by its escaped form.
+            refusal = Refusal("name-not-utf8", f"the file name is not UTF-8: {claim.source}", b"")
+            return self._unread(claim, refusal, now, modified_at)
+        limit = min(self.settings.max_file_bytes, self.settings.batch_bytes)
         try:
-            data = self.spool.read(claim, self.settings.max_file_bytes)
+            data = self.spool.read(claim, limit)
         except RefusedFile as exc:
-            parsed = ParseResult(file_refusal=Refusal(exc.reason, exc.detail, b""))
-            letter = dead_letter(
-                parsed.file_refusal, source=claim.relpath, sha256=None, stage="read", at=now
-            )
-            key, value, headers = letter.to_message()
-            message = OutMessage(self.config.kafka.dlq_topic, key, value, headers)
-            return Prepared(claim, None, parsed, [message], 0, modified_at)
+            return self._unread(claim, Refusal(exc.reason, exc.detail, b""), now, modified_at)
         sha256 = sha256_hex(data)
         try:
             parsed = parse_file(claim.relpath, data, self.limits)
         except Exception as exc:  # a parser bug must cost one file, never the service
-            log.exception("parser failed", source=claim.relpath)
+            log.exception("parser failed", source=claim.source)
             refusal = Refusal("internal-error", f"the parser failed: {exc!r}", data)
             parsed = ParseResult(file_refusal=refusal)
         messages = file_messages(
-            source=claim.relpath,
+            source=claim.source,
             sha256=sha256,
             parsed=parsed,
             topic=self.config.kafka.topic,
             dlq_topic=self.config.kafka.dlq_topic,
             produced_at=now,
         )
-        return Prepared(claim, sha256, parsed, messages, len(data), modified_at)
+        item = Prepared(claim, sha256, parsed, messages, len(data), modified_at)
+        if item.message_bytes > self.settings.batch_bytes:
+            # YAML made bigger as JSON, or dead letters carrying their raw bytes: too much for
+            # one transaction, and a file is never split (its documents commit together).
+            refusal = Refusal(
+                "too-large-for-transaction",
+                f"its messages take {item.message_bytes:,} bytes, over the transaction limit "
+                f"of {self.settings.batch_bytes:,} (PUBLISHER.BATCH_BYTES)",
+                b"",
+            )
+            return self._unread(claim, refusal, now, modified_at, sha256=sha256)
+        return item
+
+    def _unread(
+        self,
+        claim: Claim,
+        refusal: Refusal,
+        now: datetime,
+        modified_at: float | None,
+        sha256: str | None = None,
+    ) -> Prepared:
+        """A file refused as a whole before its documents were made: one dead letter."""
+        letter = dead_letter(refusal, source=claim.source, sha256=sha256, stage="read", at=now)
+        key, value, headers = letter.to_message()
+        message = OutMessage(self.config.kafka.dlq_topic, key, value, headers)
+        parsed = ParseResult(file_refusal=refusal)
+        return Prepared(claim, sha256, parsed, [message], 0, modified_at)
 
     def publish(self, batch: list[Prepared]) -> None:
         messages = [message for item in batch for message in item.messages]
@@ -204,19 +331,28 @@ class PublisherService:
                     "kafka publish failed; will retry", error=repr(exc), files=len(batch),
                     retry_in_s=wait,
                 )  # fmt: skip
-                self.spool.heartbeat()  # still alive: our claims must not look abandoned
+                # Waiting out an outage is not being stuck: liveness must not restart us for it.
+                self.last_tick = time.monotonic()
                 if self.shutdown.wait(wait):
-                    for item in batch:
-                        self.spool.release(item.claim)
-                    log.info("handed unpublished files back to the inbox", files=len(batch))
+                    self._release(batch)
                     return
+                self.last_tick = time.monotonic()
         for item in batch:
             self.finish(item)
+
+    def _release(self, batch: list[Prepared]) -> None:
+        for item in batch:
+            try:
+                self.spool.release(item.claim)
+            except OSError as exc:  # it stays claimed; recovery hands it back later
+                log.error("could not hand a file back to the inbox", source=item.claim.source,
+                          error=str(exc))  # fmt: skip
+        log.info("handed unpublished files back to the inbox", files=len(batch))
 
     def _refuse_unpublishable(self, item: Prepared, exc: Exception) -> None:
         refusal = Refusal("kafka-rejected", f"the broker refused the file's messages: {exc!r}", b"")
         letter = dead_letter(
-            refusal, source=item.claim.relpath, sha256=item.sha256, stage="publish", at=utc_now()
+            refusal, source=item.claim.source, sha256=item.sha256, stage="publish", at=utc_now()
         )
         key, value, headers = letter.to_message()
         try:
@@ -234,10 +370,23 @@ class PublisherService:
             # Another publisher took the claim back (we looked dead); it publishes the file
             # again, and the record identity makes that harmless.
             log.error("claimed file was taken back before it was finished",
-                      source=item.claim.relpath)  # fmt: skip
+                      source=item.claim.source)  # fmt: skip
+        except OSError as exc:
+            # Committed, but it cannot be moved on (disk full, …): it stays in our claim, kept
+            # alive by the heartbeat, marked as committed so that no restart publishes it
+            # again, and the move is retried each pass.
+            if item.claim.path.name.endswith(tuple(DONE_MARKS)):
+                pass  # marked on an earlier try
+            else:
+                with contextlib.suppress(OSError):
+                    published = item.parsed.file_refusal is None
+                    item.claim = self.spool.mark_done(item.claim, published=published)
+            self.unfinished.append(item)
+            log.error("committed file could not be moved out of processing/; will retry",
+                      source=item.claim.source, error=str(exc))  # fmt: skip
 
     def _finish(self, item: Prepared) -> None:
-        source, parsed, now = item.claim.relpath, item.parsed, utc_now()
+        source, parsed, now = item.claim.source, item.parsed, utc_now()
         context = {"source": source, "sha256": item.sha256}
         if parsed.file_refusal is not None:
             refusal = parsed.file_refusal

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import secrets
@@ -30,11 +31,16 @@ from typing import Any
 
 from streamsuite_common.pids import pid_alive
 from streamsuite_publisher.formats import SUPPORTED_SUFFIXES
+from streamsuite_publisher.identity import ReplicaSlot, default_transactional_id
 
 PROCESSING, PROCESSED, ERROR = "processing", "processed", "error"
 RESERVED = frozenset({PROCESSING, PROCESSED, ERROR})
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 HEARTBEAT = ".heartbeat"
+# A claimed file already committed to Kafka that could not be moved on (disk full, …) is
+# renamed in place with one of these, so that recovery moves it on instead of publishing it
+# again: to processed/ or to error/.
+DONE_MARKS = {".published": PROCESSED, ".refused": ERROR}
 
 
 def is_candidate(relpath: str) -> bool:
@@ -45,6 +51,22 @@ def is_candidate(relpath: str) -> bool:
         return False
     name = parts[-1].lower()
     return not name.endswith(TEMPORARY_SUFFIXES) and name.endswith(SUPPORTED_SUFFIXES)
+
+
+def name_is_utf8(relpath: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def source_text(relpath: str) -> str:
+    """A path as text that can always be sent: itself when it is UTF-8, else its bytes that
+    are not UTF-8 written as ``\\xNN`` (``caf\\xe9.json``), as Python's ``backslashreplace``
+    does."""
+    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
 
 
 @dataclasses.dataclass
@@ -104,11 +126,44 @@ class RefusedFile(Exception):
         self.detail = detail
 
 
+class UnclaimableFile(Exception):
+    """A file that cannot be moved into processing/: it stays in the inbox, and ``reason``
+    (the errno's name, e.g. ``EACCES``) and ``detail`` say why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, "OSError")
+
+
+def _file_type(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
+
+
+def _opened_path(fd: int, fallback: Path) -> str:
+    """The path of what ``fd`` really is (Linux /proc), or ``fallback`` without /proc."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(fallback)
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     relpath: str  # as the file was named in the inbox: the message key and `source` header
     path: Path  # where it lies now, in processing/<owner>/
     target: Path | None = None  # for a symlink: what it pointed to inside the inbox
+
+    @property
+    def source(self) -> str:
+        """The name as sent (message key, `source`, reports): see ``source_text``."""
+        return source_text(self.relpath)
 
 
 class Spool:
@@ -117,6 +172,16 @@ class Spool:
         self.owner = owner or new_owner_id()
         self.delete_published = delete_published
         self.claims = root / PROCESSING / self.owner
+        self._slot: ReplicaSlot | None = None
+
+    def default_transactional_id(self) -> str:
+        """The transactional id for this inbox and this publisher's replica slot, which is
+        held until ``close`` (see ``identity``)."""
+        directory = self.root / PROCESSING
+        if self._slot is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._slot = ReplicaSlot(directory)
+        return default_transactional_id(directory, self._slot)
 
     def prepare(self) -> None:
         for name in RESERVED:
@@ -129,6 +194,9 @@ class Spool:
         (self.claims / HEARTBEAT).unlink(missing_ok=True)
         # Directories only: a file still claimed stays, and recovery hands it back later.
         _remove_empty_dirs(self.claims)
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
     def heartbeat(self) -> None:
         (self.claims / HEARTBEAT).touch()
@@ -140,7 +208,7 @@ class Spool:
             if is_candidate(relpath):
                 try:
                     st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
+                except OSError:
                     continue  # claimed or removed while we looked
                 found[relpath] = (st.st_size, st.st_mtime_ns)
         return found
@@ -148,7 +216,7 @@ class Spool:
     def _walk(self, directory: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         try:
             entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+        except OSError:  # vanished, unreadable, path too long: nothing to list there
             return
         for entry in entries:
             relpath = f"{prefix}{entry.name}"
@@ -156,60 +224,87 @@ class Spool:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 yield from self._walk(Path(entry.path), relpath + "/")
-            elif entry.is_file() or entry.is_symlink():
+            else:  # a FIFO, socket or device too: it is claimed and refused, never ignored
                 yield relpath, entry
+
+    def signature(self, relpath: str) -> tuple[int, int] | None:
+        """(size, mtime_ns) of a waiting file, as ``scan`` reports it; None when it is gone."""
+        try:
+            st = os.lstat(self.root / relpath)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
 
     def claim(self, relpath: str) -> Claim | None:
         """Take the file for this process by renaming it into processing/; None when another
-        publisher (or a person) took it first."""
+        publisher (or a person) took it first, UnclaimableFile when it cannot be moved (no
+        permission, name too long, disk full, …): it stays where it is."""
         source = self.root / relpath
-        target = None
-        if source.is_symlink():
-            target = Path(os.path.realpath(source))
         destination = self.claims / relpath
-        destination.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target = Path(os.path.realpath(source)) if source.is_symlink() else None
+            destination.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, destination)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            detail = f"cannot claim the file: {exc.strerror}"
+            raise UnclaimableFile(_errno_name(exc), detail) from None
         return Claim(relpath, destination, target)
 
     def read(self, claim: Claim, max_bytes: int) -> bytes:
-        """The claimed file's bytes, or RefusedFile saying why they cannot be had."""
-        path = claim.path
+        """The claimed file's bytes, or RefusedFile saying why they cannot be had.
+
+        The checks are made on the opened descriptor, never on a path that could be swapped
+        (for a symlink to another file) between the check and the read: the path is opened
+        with O_NOFOLLOW, and what was opened must be a regular file that lies inside the inbox.
+        O_NONBLOCK: opening a FIFO must not wait for a writer."""
+        path = claim.path if claim.target is None else claim.target
         if claim.target is not None:
-            inbox = self.root.resolve()
-            inside = claim.target.is_relative_to(inbox)
-            spool_dir = inside and claim.target.relative_to(inbox).parts[:1] in [
-                (name,) for name in RESERVED
-            ]
-            if not inside or spool_dir:
-                raise RefusedFile(
-                    "symlink-outside-inbox", f"symlink points outside the inbox: {claim.target}"
-                )
-            path = claim.target
+            self._check_inside(claim.target)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-                raise RefusedFile("not-a-file", "not a regular file")
-            size = st.st_size
-            if size > max_bytes:
-                raise RefusedFile(
-                    "file-too-large", f"file of {size:,} bytes is over the limit of {max_bytes:,}"
-                )
-            with path.open("rb") as handle:
-                data = handle.read(max_bytes + 1)
+            fd = os.open(path, flags)
         except FileNotFoundError:
             raise RefusedFile("vanished", "the file disappeared before it could be read") from None
-        except IsADirectoryError:
-            raise RefusedFile("not-a-file", "not a regular file") from None
-        except PermissionError as exc:
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the last component is a link now: it was swapped
+                raise RefusedFile(
+                    "symlink-swapped", "the file was replaced by a symbolic link after its check"
+                ) from None
             raise RefusedFile("unreadable", f"cannot read the file: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                raise RefusedFile("not-a-file", f"not a regular file ({_file_type(st.st_mode)})")
+            if claim.target is not None:
+                # A directory on the way may have been swapped for a link: what was opened
+                # must still be inside the inbox.
+                self._check_inside(Path(_opened_path(fd, path)))
+            if st.st_size > max_bytes:
+                raise RefusedFile(
+                    "file-too-large",
+                    f"file of {st.st_size:,} bytes is over the limit of {max_bytes:,}",
+                )
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = handle.read(max_bytes + 1)
         except OSError as exc:
             raise RefusedFile("unreadable", f"cannot read the file: {exc.strerror}") from None
+        finally:
+            os.close(fd)
         if len(data) > max_bytes:  # it grew after the stat
             raise RefusedFile("file-too-large", f"file is over the limit of {max_bytes:,} bytes")
         return data
+
+    def _check_inside(self, target: Path) -> None:
+        """A link target must be inside the inbox and outside the spool's own directories."""
+        inbox = self.root.resolve()
+        inside = target.is_relative_to(inbox)
+        spool_dir = inside and target.relative_to(inbox).parts[:1] in [(name,) for name in RESERVED]
+        if not inside or spool_dir:
+            raise RefusedFile(
+                "symlink-outside-inbox", f"symlink points outside the inbox: {target}"
+            )
 
     def finish_published(self, claim: Claim, report: dict[str, Any] | None = None) -> None:
         """Move a published file to processed/ (or delete it); ``report`` lists documents of
@@ -241,7 +336,9 @@ class Spool:
         _move(claim.path, _unique(self.root / claim.relpath))
 
     def recover_stale(self, timeout_s: float) -> list[str]:
-        """Put the files of dead publishers' claims back in the inbox; return their paths."""
+        """Put the files of dead publishers' claims back in the inbox; return their paths.
+        Another publisher may be recovering the same claim at the same time: a file it took
+        first is simply not ours to move."""
         recovered = []
         for claim_dir in sorted((self.root / PROCESSING).glob("*")):
             if claim_dir.name == self.owner or not claim_dir.is_dir():
@@ -249,11 +346,33 @@ class Spool:
             if not self._is_stale(claim_dir, timeout_s):
                 continue
             for relpath, _ in list(self._walk(claim_dir, "")):
-                _move(claim_dir / relpath, _unique(self.root / relpath))
-                recovered.append(relpath)
+                if self.recover_file(claim_dir, relpath):
+                    recovered.append(relpath)
             (claim_dir / HEARTBEAT).unlink(missing_ok=True)
             _remove_empty_dirs(claim_dir)
         return recovered
+
+    def mark_done(self, claim: Claim, *, published: bool) -> Claim:
+        """Rename a claimed file that Kafka has already committed but that could not be moved
+        on, so that whoever recovers the claim moves it on rather than publishing it again."""
+        mark = ".published" if published else ".refused"
+        marked = claim.path.with_name(claim.path.name + mark)
+        os.rename(claim.path, marked)  # same directory: needs no new space
+        return dataclasses.replace(claim, path=marked)
+
+    def recover_file(self, claim_dir: Path, relpath: str) -> bool:
+        """Move one file of a dead claim back to the inbox (or on, when it was committed
+        already); False when it is gone already (another publisher recovered it) or cannot be
+        moved now (it is tried again later)."""
+        destination = self.root / relpath
+        for mark, directory in DONE_MARKS.items():
+            if relpath.endswith(mark):
+                destination = self.root / directory / relpath.removesuffix(mark)
+        try:
+            _move(claim_dir / relpath, _unique(destination))
+        except OSError:  # FileNotFoundError when the other publisher was first
+            return False
+        return True
 
     def _is_stale(self, claim_dir: Path, timeout_s: float) -> bool:
         host, pid = _parse_owner(claim_dir.name)
@@ -263,7 +382,10 @@ class Spool:
         try:
             beat = (claim_dir / HEARTBEAT).stat().st_mtime
         except FileNotFoundError:
-            beat = claim_dir.stat().st_mtime
+            try:
+                beat = claim_dir.stat().st_mtime
+            except FileNotFoundError:
+                return False  # recovered by another publisher meanwhile
         return time.time() - beat > timeout_s
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from devstack.settings import repo_root
-from devstack.testing import wait_for
+from devstack.testing import free_port, wait_for
 from streamsuite_common.config import KafkaSettings, load_config
 from streamsuite_common.contract import DeadLetter, parse_document_headers
 from streamsuite_common.kafka import client_options
@@ -60,6 +61,7 @@ class Message:
     key: str
     value: bytes
     headers: dict[str, str]
+    offset: int = -1
 
     @property
     def json(self):
@@ -127,7 +129,9 @@ def read_topic(kafka: KafkaSettings, topic: str) -> list[Message]:
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     headers = {k: v.decode() for k, v in record.headers}
-                    messages.append(Message(record.key.decode(), record.value, headers))
+                    messages.append(
+                        Message(record.key.decode(), record.value, headers, record.offset)
+                    )
         return messages
     finally:
         consumer.close()
@@ -413,3 +417,313 @@ def test_missing_inbox_is_a_one_line_config_error(tmp_path):
         f"streamsuite-publisher: config error: PUBLISHER.INBOX: '{tmp_path / 'nope'}' "
         "is not a directory"
     ]
+
+
+# --- no input and no fault stops the publisher ---
+
+
+def running(tree: dict, inbox: Path, transactional_id: str | None = None):
+    """A publisher service in a thread of this process: (service, thread, shutdown, errors)."""
+    tree = {**tree, "PUBLISHER": {**tree["PUBLISHER"], "INBOX": str(inbox)}}
+    cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
+    shutdown = Shutdown()
+    spool = Spool(inbox)
+    publisher = TransactionalPublisher(
+        cfg.kafka, transactional_id or f"test-{spool.owner}", shutdown.event
+    )
+    service = PublisherService(cfg, spool, publisher, shutdown)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            service.run()
+        except BaseException as exc:  # the test asserts there is none
+            errors.append(exc)
+        finally:
+            publisher.close()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return service, thread, shutdown, errors
+
+
+def stop(thread: threading.Thread, shutdown: Shutdown) -> None:
+    shutdown.request()
+    thread.join(60)
+    assert not thread.is_alive()
+
+
+def dead_letters(kafka: KafkaSettings, dlq: str) -> list[DeadLetter]:
+    return [DeadLetter.from_message(m.value) for m in read_topic(kafka, dlq)]
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_under_its_escaped_name(
+    kafka_settings, topics, inbox
+):
+    topic, dlq = topics
+    name = os.fsdecode(b"caf\xe9-\xff.json")  # Latin-1 é and a byte no encoding has
+    (inbox / name).write_text('{"n": 1}')
+    (inbox / "ok.json").write_text('{"n": 2}')
+
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+
+    assert [m.key for m in read_topic(kafka_settings, topic)] == ["ok.json"]
+    [message] = read_topic(kafka_settings, dlq)
+    event = DeadLetter.from_message(message.value)
+    assert (event.reason, event.source, message.key) == (
+        "name-not-utf8", "caf\\xe9-\\xff.json", "caf\\xe9-\\xff.json"
+    )  # fmt: skip
+    assert "caf\\xe9-\\xff.json" in event.detail
+    assert (inbox / "error" / name).is_file()  # under its own bytes
+    report = json.loads((inbox / "error" / f"{name}.error.json").read_text())
+    assert (report["reason"], report["source"]) == ("name-not-utf8", "caf\\xe9-\\xff.json")
+
+
+def _too_long_for_a_claim(inbox: Path) -> Path:
+    """A file whose path fits in the inbox but not once moved into processing/<owner>/."""
+    parts: list[str] = []
+    while 4080 - (len(str(inbox)) + 201 * len(parts) + 1) > 250:
+        parts.append("d" * 200)
+    directory = inbox
+    for part in parts:
+        directory = directory / part
+        directory.mkdir()
+    path = directory / ("x" * (4080 - len(str(directory)) - 6) + ".json")
+    path.write_text('{"deep": true}')
+    return path
+
+
+def test_a_file_that_cannot_be_claimed_is_left_with_a_reason_and_not_retried_hot(
+    kafka_settings, topics, inbox
+):
+    from prometheus_client import REGISTRY
+
+    topic, dlq = topics
+    deep = _too_long_for_a_claim(inbox)
+    (inbox / "first.json").write_text('{"n": 1}')
+
+    def attempts() -> float:
+        labels = {"reason": "unclaimable-enametoolong"}
+        return REGISTRY.get_sample_value("streamsuite_publisher_refusals_total", labels) or 0
+
+    before = attempts()
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)  # returns: nothing else to do
+    assert attempts() == before + 1
+    assert (inbox / "processed" / "first.json").is_file()
+    assert deep.is_file()
+
+    _, thread, shutdown, errors = running(
+        config_tree(kafka_settings, topic, dlq, STABLE_S=0.05, RESCAN_S=0.1), inbox
+    )
+    try:
+        for n in range(5):  # five passes, each proven by a file published after it
+            (inbox / f"later-{n}.json").write_text(json.dumps({"n": n}))
+            wait_for((inbox / "processed" / f"later-{n}.json").is_file, what=f"later-{n}")
+        assert attempts() == before + 2, "the unclaimable file was tried again at once"
+    finally:
+        stop(thread, shutdown)
+    assert errors == []
+    assert deep.is_file()
+    assert read_topic(kafka_settings, dlq) == []
+
+
+def test_a_fifo_in_the_inbox_is_refused_with_its_reason(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    os.mkfifo(inbox / "pipe.json")
+    (inbox / "ok.json").write_text('{"n": 1}')
+
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+
+    [event] = dead_letters(kafka_settings, dlq)
+    assert (event.reason, event.source) == ("not-a-file", "pipe.json")
+    assert "FIFO" in event.detail
+    assert stat.S_ISFIFO((inbox / "error" / "pipe.json").lstat().st_mode)
+    report = json.loads((inbox / "error" / "pipe.json.error.json").read_text())
+    assert report["reason"] == "not-a-file"
+    assert [m.key for m in read_topic(kafka_settings, topic)] == ["ok.json"]
+
+
+def _transactions(messages: list[Message]) -> list[list[Message]]:
+    """Split one partition's committed records at the commit markers (an offset gap)."""
+    groups: list[list[Message]] = []
+    for message in sorted(messages, key=lambda m: m.offset):
+        if not groups or message.offset != groups[-1][-1].offset + 1:
+            groups.append([])
+        groups[-1].append(message)
+    return groups
+
+
+def test_a_transaction_is_capped_by_documents_and_bytes_and_a_file_is_never_split(
+    kafka_settings, make_topic, inbox
+):
+    topic, dlq = make_topic("records", partitions=1), make_topic("dlq", partitions=1)
+    for n in range(4):  # 3 documents each: two files would be 6 > 5
+        (inbox / f"three-{n}.jsonl").write_text(
+            "".join(f'{{"f": {n}, "i": {i}}}\n' for i in range(3))
+        )
+    (inbox / "eleven.jsonl").write_text("".join(f'{{"i": {i}}}\n' for i in range(11)))
+    (inbox / "big.json").write_text(json.dumps({"x": "y" * 3000}))
+    tree = config_tree(kafka_settings, topic, dlq, BATCH_DOCUMENTS=5, BATCH_BYTES=2048)
+
+    run_once(tree, inbox)
+
+    transactions = _transactions(read_topic(kafka_settings, topic))
+    assert sorted(len(t) for t in transactions) == [3, 3, 3, 3]
+    for transaction in transactions:  # each file whole, in one transaction
+        assert len({m.key for m in transaction}) == 1
+    reasons = {e.source: e.reason for e in dead_letters(kafka_settings, dlq)}
+    assert reasons == {"eleven.jsonl": "too-many-documents", "big.json": "file-too-large"}
+    assert (inbox / "error" / "eleven.jsonl").is_file()
+
+
+def test_a_yaml_file_whose_messages_outgrow_a_transaction_is_refused(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    # 600 bytes of YAML that become ~1,800 bytes of JSON messages through an alias.
+    text = "a: &x [" + ", ".join(["1"] * 150) + "]\nb: *x\nc: *x\nd: *x\n"
+    (inbox / "grows.yaml").write_text(text)
+    run_once(config_tree(kafka_settings, topic, dlq, BATCH_BYTES=1024), inbox)
+    [event] = dead_letters(kafka_settings, dlq)
+    assert event.reason == "too-large-for-transaction"
+    assert read_topic(kafka_settings, topic) == []
+
+
+def test_a_file_that_cannot_be_moved_after_the_commit_is_not_published_again(
+    kafka_settings, topics, inbox, tmp_path
+):
+    """A full disk after the commit (here: processed/sub cannot be made): no crash, the move is
+    retried, and a restart meanwhile moves the file on instead of publishing it again."""
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq, STABLE_S=0.05, RESCAN_S=0.1)
+    (inbox / "processed").mkdir()
+    (inbox / "processed" / "sub").write_text("in the way")  # a file where a directory must go
+    (inbox / "sub").mkdir()
+    (inbox / "sub" / "a.json").write_text('{"n": 1}')
+    service, thread, shutdown, errors = running(tree, inbox)
+    try:
+        wait_for(lambda: read_topic(kafka_settings, topic), what="the commit")
+        wait_for(lambda: service.unfinished, what="the failed move")
+        assert errors == []
+        assert thread.is_alive()
+        [marked] = files_under(inbox / "processing")
+        assert marked.name == "a.json.published"
+    finally:
+        stop(thread, shutdown)
+    # A restart with the disk still full: the marked file is moved on, not published again.
+    (inbox / "processed" / "sub").unlink()
+    run_once(tree, inbox)
+    assert (inbox / "processed" / "sub" / "a.json").read_text() == '{"n": 1}'
+    assert len(read_topic(kafka_settings, topic)) == 1
+    assert errors == []
+
+
+def test_a_failed_move_is_retried_while_running(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq, STABLE_S=0.05, RESCAN_S=0.1)
+    (inbox / "processed").mkdir()
+    (inbox / "processed" / "sub").write_text("in the way")
+    (inbox / "sub").mkdir()
+    (inbox / "sub" / "a.json").write_text('{"n": 1}')
+    service, thread, shutdown, errors = running(tree, inbox)
+    try:
+        wait_for(lambda: service.unfinished, what="the failed move")
+        (inbox / "processed" / "sub").unlink()  # space again
+        wait_for((inbox / "processed" / "sub" / "a.json").is_file, what="the retried move")
+    finally:
+        stop(thread, shutdown)
+    assert errors == []
+    assert len(read_topic(kafka_settings, topic)) == 1
+
+
+def _unreachable(kafka: KafkaSettings, topic: str, dlq: str, **publisher: object) -> dict:
+    tree = config_tree(kafka, topic, dlq, STABLE_S=0.05, RESCAN_S=0.1, **publisher)
+    tree["KAFKA"]["BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    return tree
+
+
+def test_claims_keep_their_heartbeat_during_one_long_publish_attempt(inbox, kafka_settings):
+    # One connection attempt lasts 60 s (no broker answers); the claim times out after 5 s.
+    tree = _unreachable(kafka_settings, "t", "d", CLAIM_TIMEOUT_S=5)
+    tree["KAFKA"]["CONNECT_TIMEOUT_S"] = 60
+    (inbox / "a.json").write_text("{}")
+    _, thread, shutdown, errors = running(tree, inbox)
+    try:
+        claimed = wait_for(lambda: files_under(inbox / "processing", ".json"), what="the claim")
+        beat = claimed[0].parent / ".heartbeat"
+        old = time.time() - 3600
+        os.utime(beat, (old, old))
+        wait_for(lambda: time.time() - beat.stat().st_mtime < 5, what="a heartbeat", timeout_s=15)
+    finally:
+        stop(thread, shutdown)
+    assert errors == []
+
+
+def test_a_long_kafka_outage_is_not_a_liveness_failure(inbox, kafka_settings):
+    tree = _unreachable(kafka_settings, "t", "d")
+    tree["KAFKA"]["CONNECT_TIMEOUT_S"] = 1
+    (inbox / "a.json").write_text("{}")
+    service, thread, shutdown, errors = running(tree, inbox)
+    try:
+        wait_for(lambda: files_under(inbox / "processing", ".json"), what="the claim")
+        service.last_tick -= 3600  # as if the outage had lasted an hour already
+        assert not service.alive()
+        wait_for(service.alive, what="liveness ticked by the retry loop", timeout_s=30)
+    finally:
+        stop(thread, shutdown)
+    assert errors == []
+    assert (inbox / "a.json").is_file()  # handed back on stop
+
+
+def test_exact_numbers_leave_the_publisher_as_written(kafka_settings, topics, inbox):
+    topic, dlq = topics
+    document = b'{"price": 19.990000000000000000001, "big": 12345678901234567890.5}'
+    (inbox / "exact.json").write_bytes(b"\n" + document + b"\n")
+    (inbox / "exact.jsonl").write_bytes(document + b"\r\n" + b'{"n": 1.10}\n')
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+    values = {(m.key, m.headers["doc-index"]): m.value for m in read_topic(kafka_settings, topic)}
+    assert values == {
+        ("exact.json", "0"): document,
+        ("exact.jsonl", "0"): document,
+        ("exact.jsonl", "1"): b'{"n": 1.10}',
+    }
+
+
+def test_a_restarted_publisher_aborts_its_predecessors_open_transaction_at_once(
+    kafka_settings, make_topic, inbox, tmp_path
+):
+    """A publisher killed mid-transaction: its successor takes the same default id, which
+    fences the old producer and aborts its transaction, so read_committed readers see new
+    data at once, not after the transaction timeout (10 minutes here). One partition: the
+    open transaction holds back exactly where the new record goes."""
+    topic, dlq = make_topic("records", partitions=1), make_topic("dlq")
+    script = (
+        "import sys, pathlib\n"
+        "from kafka import KafkaProducer\n"
+        "from streamsuite_publisher.spool import Spool\n"
+        "txid = Spool(pathlib.Path(sys.argv[1])).default_transactional_id()\n"
+        "producer = KafkaProducer(bootstrap_servers=sys.argv[2], transactional_id=txid,\n"
+        "                         transaction_timeout_ms=600_000)\n"
+        "producer.init_transactions()\n"
+        "producer.begin_transaction()\n"
+        "producer.send(sys.argv[3], key=b'old', value=b'{}').get(30)\n"
+        "producer.flush()\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    crashed = subprocess.Popen(
+        [sys.executable, "-c", script, str(inbox), kafka_settings.bootstrap_servers[0], topic],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert crashed.stdout.readline().strip() == "open"
+    finally:
+        crashed.kill()
+        crashed.wait(30)
+    (inbox / "new.json").write_text('{"n": 1}')
+    started = time.monotonic()
+    restarted = start_process(config_tree(kafka_settings, topic, dlq), inbox, tmp_path, "--once")
+    assert restarted.wait(120) == 0, restarted.stderr.read().decode()
+    wait_for(
+        lambda: [m.key for m in read_topic(kafka_settings, topic)] == ["new.json"],
+        what="the new record, readable", timeout_s=30,
+    )  # fmt: skip
+    assert time.monotonic() - started < 30  # far below the 600 s transaction timeout

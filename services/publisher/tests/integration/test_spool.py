@@ -417,6 +417,159 @@ def test_read_refuses_a_symlink_to_a_fifo_without_blocking(tmp_path):
     assert "reason" in outcome
 
 
+# --- names that are not UTF-8, claims that fail, swapped links, FIFOs ---
+
+
+def test_scan_and_claim_keep_a_name_that_is_not_utf8(tmp_path):
+    spool = _spool(tmp_path)
+    name = os.fsdecode(b"caf\xe9.json")  # Latin-1 é: the name's bytes are not UTF-8
+    _write(tmp_path / name)
+    assert list(spool.scan()) == [name]
+    claim = spool.claim(name)
+    assert claim.source == "caf\\xe9.json"  # what is sent: the byte, escaped
+    assert os.fsencode(claim.path.name) == b"caf\xe9.json"
+
+
+def test_a_claim_whose_path_gets_too_long_is_unclaimable_not_a_crash(tmp_path):
+    from streamsuite_publisher.spool import UnclaimableFile
+
+    spool = _spool(tmp_path)
+    # Below the kernel's 4,096-byte path limit in the inbox, above it once in processing/.
+    parts: list[str] = []
+    while 4080 - (len(str(tmp_path)) + 201 * len(parts) + 1) > 250:  # a name has ≤ 255 bytes
+        parts.append("d" * 200)
+    used = len(str(tmp_path)) + 201 * len(parts) + 1
+    relpath = "/".join([*parts, "x" * (4080 - used - 5) + ".json"])
+    assert len(str(tmp_path / relpath)) == 4080
+    directory = tmp_path
+    for part in parts:  # one level at a time, each path shorter than the limit
+        directory = directory / part
+        directory.mkdir()
+    _write(tmp_path / relpath)
+    assert relpath in spool.scan()
+    with pytest.raises(UnclaimableFile) as caught:
+        spool.claim(relpath)
+    assert caught.value.reason == "ENAMETOOLONG"
+    assert (tmp_path / relpath).is_file()  # left where it was
+
+
+def test_a_claim_refused_by_the_filesystem_is_unclaimable_not_a_crash(tmp_path):
+    from streamsuite_publisher.spool import UnclaimableFile
+
+    spool = _spool(tmp_path)
+    _write(tmp_path / "sub" / "a.json")
+    # processing/<owner>/sub exists as a file: the claim's directory cannot be made (EEXIST,
+    # as EACCES/EPERM for a directory this user may not write; root ignores permissions).
+    _write(spool.claims / "sub", b"")
+    with pytest.raises(UnclaimableFile) as caught:
+        spool.claim("sub/a.json")
+    assert caught.value.reason in ("EEXIST", "ENOTDIR")
+    assert (tmp_path / "sub" / "a.json").is_file()
+
+
+def test_read_refuses_a_claimed_file_swapped_for_a_symlink(tmp_path):
+    """The check-then-open race: the claim saw a plain file; by the time it is read, the name
+    is a link to a secret. What is opened must be checked, not what was checked opened."""
+    inbox = tmp_path / "inbox"
+    spool = _spool(inbox)
+    secret = _write(tmp_path / "secret.json", b'{"password": "x"}')
+    _write(inbox / "a.json", b"{}")
+    claim = spool.claim("a.json")
+    assert claim.target is None
+    claim.path.unlink()
+    claim.path.symlink_to(secret)  # the swap
+    with pytest.raises(RefusedFile) as caught:
+        spool.read(claim, max_bytes=1000)
+    assert caught.value.reason == "symlink-swapped"
+
+
+def test_read_refuses_a_link_target_swapped_for_a_link_outside(tmp_path):
+    inbox = tmp_path / "inbox"
+    spool = _spool(inbox)
+    secret = _write(tmp_path / "secret.json", b'{"password": "x"}')
+    real = _write(inbox / "data" / "real.json", b"{}")
+    (inbox / "link.json").symlink_to(real)
+    claim = spool.claim("link.json")
+    real.unlink()
+    real.symlink_to(secret)  # the target itself became a link out of the inbox
+    with pytest.raises(RefusedFile) as caught:
+        spool.read(claim, max_bytes=1000)
+    assert caught.value.reason == "symlink-swapped"
+
+
+def test_read_refuses_a_link_whose_directory_was_swapped_for_a_link_outside(tmp_path):
+    inbox = tmp_path / "inbox"
+    spool = _spool(inbox)
+    outside = tmp_path / "outside"
+    _write(outside / "real.json", b'{"password": "x"}')
+    _write(inbox / "data" / "real.json", b"{}")
+    (inbox / "link.json").symlink_to(inbox / "data" / "real.json")
+    claim = spool.claim("link.json")
+    os.rename(inbox / "data", tmp_path / "old-data")
+    (inbox / "data").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(RefusedFile) as caught:
+        spool.read(claim, max_bytes=1000)
+    assert caught.value.reason == "symlink-outside-inbox"
+
+
+def test_a_fifo_in_the_inbox_is_listed_claimed_and_refused_without_blocking(tmp_path):
+    spool = _spool(tmp_path)
+    os.mkfifo(tmp_path / "pipe.json")
+    assert list(spool.scan()) == ["pipe.json"]  # not ignored: it must be refused, visibly
+    claim = spool.claim("pipe.json")
+    outcome: dict[str, object] = {}
+
+    def read() -> None:
+        try:
+            outcome["data"] = spool.read(claim, max_bytes=1000)
+        except RefusedFile as exc:
+            outcome["refused"] = exc
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    blocked = reader.is_alive()
+    if blocked:
+        os.close(os.open(claim.path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=5)
+    assert not blocked, "Spool.read blocked on a FIFO"
+    assert outcome["refused"].reason == "not-a-file"
+    assert "FIFO" in outcome["refused"].detail
+
+
+# --- the default transactional id ---
+
+
+def test_default_transactional_id_is_stable_per_inbox_and_replica(tmp_path):
+    first, second = _spool(tmp_path), _spool(tmp_path)
+    one, two = first.default_transactional_id(), second.default_transactional_id()
+    assert one.startswith("streamsuite-publisher-")  # the chart's ACL prefix
+    assert one != two  # two publishers of one inbox: two ids
+    assert (one.rsplit("-", 1)[1], two.rsplit("-", 1)[1]) == ("0", "1")
+    first.close()
+    # A restart takes the slot (and so the id) its predecessor left, not a new one.
+    assert _spool(tmp_path).default_transactional_id() == one
+    assert _spool(tmp_path / "other").default_transactional_id() not in (one, two)
+
+
+def test_a_killed_publishers_replica_slot_is_free_again(tmp_path):
+    script = (
+        "import sys, pathlib\n"
+        "from streamsuite_publisher.spool import Spool\n"
+        "print(Spool(pathlib.Path(sys.argv[1])).default_transactional_id(), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    held = child.stdout.readline().strip()
+    assert _spool(tmp_path).default_transactional_id() != held
+    child.kill()
+    child.wait(30)
+    assert _spool(tmp_path).default_transactional_id() == held
+
+
 # --- recovering the claims of dead publishers ---
 
 
@@ -430,6 +583,47 @@ def test_recover_stale_puts_back_the_files_of_a_dead_process_on_this_host(tmp_pa
     assert (tmp_path / "sub" / "b.yaml").read_bytes() == b"b: 2\n"
     assert not claims.exists()
     assert set(spool.scan()) == {"a.json", "sub/b.yaml"}
+
+
+def test_two_publishers_recovering_one_dead_claim_both_carry_on(tmp_path):
+    first, second = _spool(tmp_path), _spool(tmp_path)
+    claims = _claim_dir(
+        tmp_path, f"{HOST}.{_dead_pid()}.deadbeef", {f"f{n}.json": b"{}" for n in range(3)}
+    )
+    # The second listed the dead claim's files just before the first moved them all.
+    listed = sorted(relpath for relpath, _ in second._walk(claims, ""))
+    assert sorted(first.recover_stale(timeout_s=3600)) == listed
+    assert [second.recover_file(claims, relpath) for relpath in listed] == [False] * 3
+    assert second.recover_stale(timeout_s=3600) == []
+    assert sorted(first.scan()) == listed  # each file back once
+
+
+def test_two_publishers_recovering_at_once_never_raise(tmp_path):
+    first, second = _spool(tmp_path), _spool(tmp_path)
+    count = 2000
+    _claim_dir(
+        tmp_path, f"{HOST}.{_dead_pid()}.deadbeef", {f"d/f{n}.json": b"{}" for n in range(count)}
+    )
+    start = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def recover(name: str, spool: Spool) -> None:
+        start.wait()
+        try:
+            results[name] = spool.recover_stale(timeout_s=3600)
+        except Exception as exc:  # the test asserts there is none
+            results[name] = exc
+
+    threads = [
+        threading.Thread(target=recover, args=(n, s)) for n, s in (("a", first), ("b", second))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(isinstance(r, list) for r in results.values()), results
+    assert len(results["a"]) + len(results["b"]) == count
+    assert len(first.scan()) == count
 
 
 def test_recover_stale_treats_an_earlier_incarnation_of_this_process_as_dead(tmp_path):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
 
 from streamsuite_common.config import ConfigError, load_config
@@ -128,14 +125,18 @@ def test_unknown_publisher_key_is_an_error_with_a_hint():
         _publisher({"STABLE_SECONDS": 1})
 
 
-def test_effective_transactional_id_defaults_to_one_per_host():
-    settings = _load().publisher
-    assert settings.effective_transactional_id.startswith("streamsuite-publisher-")
-    assert settings.effective_transactional_id == (
-        f"streamsuite-publisher-{socket.gethostname()}-{os.getpid()}"
-    )
+def test_transactional_id_is_empty_by_default_and_the_spool_derives_one():
+    # The default depends on the inbox (its spool id and a replica slot): see test_spool.py.
+    assert _load().publisher.transactional_id == ""
 
 
-def test_effective_transactional_id_is_the_configured_one_when_set():
+def test_transactional_id_is_the_configured_one_when_set():
     settings = _publisher({"TRANSACTIONAL_ID": "pub-7"})
-    assert settings.effective_transactional_id == "pub-7"
+    assert settings.transactional_id == "pub-7"
+
+
+def test_batch_caps_default_to_bounds_a_512_mib_pod_takes():
+    settings = _load().publisher
+    assert settings.batch_bytes == 64 * 1024 * 1024
+    assert settings.batch_documents == 50_000
+    assert _publisher({"BATCH_BYTES": "1048576", "BATCH_DOCUMENTS": "10"}).batch_documents == 10
