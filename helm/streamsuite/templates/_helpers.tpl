@@ -101,6 +101,26 @@ web: {key: web, kafka: true, database: reader, cursor: true}
 {{- include "streamsuite.fullname" . }}
 {{- end }}
 
+{{/*
+The KafkaNodePool. Strimzi names its pods <cluster>-<pool>-<node id>, so the pool's name is
+short (kafka.nodePoolName). A release installed by chart 0.1.0 keeps its <fullname>-dual-role
+pool: renaming a pool would replace every Kafka node.
+*/}}
+{{- define "streamsuite.kafka.nodePool" -}}
+{{- $legacy := printf "%s-dual-role" (include "streamsuite.fullname" .) }}
+{{- if lookup "kafka.strimzi.io/v1" "KafkaNodePool" .Release.Namespace $legacy }}
+{{- $legacy }}
+{{- else }}
+{{- $name := .Values.kafka.nodePoolName }}
+{{- $cluster := include "streamsuite.kafka.cluster" . }}
+{{- $taken := dig "metadata" "labels" "strimzi.io/cluster" $cluster ((lookup "kafka.strimzi.io/v1" "KafkaNodePool" .Release.Namespace $name) | default dict) }}
+{{- if ne $taken $cluster }}
+{{- fail (printf "kafka.nodePoolName: the KafkaNodePool %q in namespace %s belongs to the Kafka cluster %q; choose another name for this release" $name .Release.Namespace $taken) }}
+{{- end }}
+{{- $name }}
+{{- end }}
+{{- end }}
+
 {{- define "streamsuite.kafka.bootstrapServers" -}}
 {{- if .Values.kafka.create }}
 {{- printf "%s-kafka-bootstrap:%d" (include "streamsuite.kafka.cluster" .) (ternary 9093 9092 .Values.kafka.auth.enabled) }}
@@ -115,11 +135,6 @@ web: {key: web, kafka: true, database: reader, cursor: true}
 {{- else }}
 {{- .Values.kafka.external.securityProtocol }}
 {{- end }}
-{{- end }}
-
-{{/* Replication factor of the internal topics and the default for ours: min(3, nodes). */}}
-{{- define "streamsuite.kafka.replicationFactor" -}}
-{{- min 3 .Values.kafka.replicas }}
 {{- end }}
 
 {{/* The KafkaUser (and its Secret) of a component: (dict "root" $ "component" "web") */}}

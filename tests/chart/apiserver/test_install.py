@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,10 +109,12 @@ def secret_data(cluster: KubeApiServer, ns: str, name: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
-def helm_release(cluster, verb: str, ns: str, *extra: str, binary: str | None = None) -> None:
+def helm_release(
+    cluster, verb: str, ns: str, *extra: str, binary: str | None = None, chart: Path = CHART
+) -> None:
     """`helm install` or `helm upgrade` of the chart as release "streamsuite" in ``ns``. Hooks
     are skipped: their Jobs would never run here (no nodes) and helm would wait for them."""
-    args = [verb, "streamsuite", str(CHART), "-n", ns, "--no-hooks", *extra]
+    args = [verb, "streamsuite", str(chart), "-n", ns, "--no-hooks", *extra]
     helm.run([*args, "--kubeconfig", str(cluster.kubeconfig)], what=f"helm {verb}", binary=binary)
 
 
@@ -149,3 +152,64 @@ def test_helm4_installs_and_upgrades_the_chart(cluster):
     before = secret_data(cluster, ns, GENERATED)
     helm_release(cluster, "upgrade", ns, binary=helm4)
     assert secret_data(cluster, ns, GENERATED) == before
+
+
+def strimzi(cluster: KubeApiServer, ns: str, plural: str, name: str) -> dict:
+    status, obj = cluster.request(
+        "GET", f"/apis/kafka.strimzi.io/v1/namespaces/{ns}/{plural}/{name}"
+    )
+    assert status == 200, obj
+    return obj
+
+
+def test_more_kafka_nodes_on_upgrade_keep_the_replication_the_cluster_was_installed_with(cluster):
+    # Raising min.insync.replicas to 2 over topics that keep one replica would stop every
+    # produce: the upgrade reads the installed settings back and keeps them.
+    ns = namespace(cluster, "replication")
+    helm_release(cluster, "install", ns)
+    helm_release(cluster, "upgrade", ns, "--set", "kafka.replicas=3")
+    config = strimzi(cluster, ns, "kafkas", "streamsuite")["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 1
+    assert config["min.insync.replicas"] == 1
+    assert config["offsets.topic.replication.factor"] == 1
+    topic = strimzi(cluster, ns, "kafkatopics", "streamsuite-records")["spec"]
+    assert (topic["replicas"], topic["config"]["min.insync.replicas"]) == (1, 1)
+    assert strimzi(cluster, ns, "kafkanodepools", "kafka")["spec"]["replicas"] == 3
+    with pytest.raises(helm.HelmError) as refused:
+        helm_release(
+            cluster, "upgrade", ns, "--set", "kafka.replicas=3",
+            "--set", "kafka.topics.records.replicas=3",
+        )  # fmt: skip
+    assert "has 1 replicas and cannot be changed to 3" in refused.value.message
+    with pytest.raises(helm.HelmError) as refused:
+        helm_release(cluster, "upgrade", ns, "--set", "kafka.config.min\\.insync\\.replicas=2")
+    assert "__consumer_offsets" in refused.value.message
+
+
+def test_an_upgrade_keeps_the_node_pool_an_older_chart_created(cluster, tmp_path):
+    # Chart 0.1.0 named its pool <fullname>-dual-role: renaming it would replace every node.
+    old = tmp_path / "streamsuite"
+    shutil.copytree(CHART, old)
+    pool = old / "templates" / "kafka" / "nodepool.yaml"
+    pool.write_text(
+        pool.read_text().replace(
+            '{{ include "streamsuite.kafka.nodePool" . }}',
+            '{{ include "streamsuite.fullname" . }}-dual-role',
+        )
+    )
+    ns = namespace(cluster, "old-pool")
+    helm_release(cluster, "install", ns, chart=old)
+    helm_release(cluster, "upgrade", ns)
+    _, pools = cluster.request("GET", f"/apis/kafka.strimzi.io/v1/namespaces/{ns}/kafkanodepools")
+    assert [p["metadata"]["name"] for p in pools["items"]] == ["streamsuite-dual-role"]
+
+
+def test_a_node_pool_name_taken_by_another_cluster_is_refused_naming_it(cluster):
+    ns = namespace(cluster, "pool-taken")
+    helm_release(cluster, "install", ns)
+    args = ["install", "second", str(CHART), "-n", ns, "--no-hooks"]
+    with pytest.raises(helm.HelmError) as refused:
+        helm.run([*args, "--kubeconfig", str(cluster.kubeconfig)], what="helm install")
+    assert 'the KafkaNodePool "kafka" in namespace pool-taken belongs to the Kafka cluster' in (
+        refused.value.message
+    )

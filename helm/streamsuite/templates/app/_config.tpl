@@ -44,7 +44,13 @@ merged over it. Secrets are files under /etc/streamsuite/secrets, never values h
       "CONNECT_TIMEOUT_S" $v.config.connectTimeoutSeconds) }}
 {{- end }}
 {{- if eq .component "publisher" }}
-{{- $_ := set $cfg "PUBLISHER" (dict "INBOX" "/var/lib/streamsuite/inbox") }}
+{{- /* One transactional id per release (inside the KafkaUser's `streamsuite-publisher-` prefix;
+the schema keeps publisher.replicas at 1): a replacement pod fences the transaction its
+predecessor left open at once, instead of read_committed consumers waiting for it to time out. */}}
+{{- $publisher := dict
+      "INBOX" "/var/lib/streamsuite/inbox"
+      "TRANSACTIONAL_ID" (printf "streamsuite-publisher-%s" (include "streamsuite.fullname" $root)) }}
+{{- $_ := set $cfg "PUBLISHER" $publisher }}
 {{- else if eq .component "ingestor" }}
 {{- $ingestor := dict "GROUP_ID" $v.ingestor.groupId "READER_ROLE" $v.postgresql.readerUser }}
 {{- if $v.ingestor.routes }}
