@@ -4,6 +4,10 @@ so replicas starting together wait for one another instead of racing.
 Migration files live in ``streamsuite_ingestor/migrations`` as ``NNNN_what.sql`` and run in
 version order with ``search_path`` set to the configured schema. ``schema_migrations`` records
 each version with the file's checksum: an applied file that changed afterwards stops the start.
+
+Route tables follow their routes (like Kafka Connect's ``auto.evolve``): a field added to a route
+adds a nullable column, a field taken out lets its column be NULL from then on, and a change
+no table can follow without losing data (a column's type) stops the start, naming the column.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from importlib import resources
 import psycopg2.extensions
 from psycopg2 import sql
 
+from streamsuite_common.config import ConfigError
 from streamsuite_common.logs import get_logger
 from streamsuite_ingestor.routes import SQL_TYPES, Route
 
@@ -27,6 +32,17 @@ _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 class MigrationError(Exception):
     """The migrations on disk and in the database disagree; the message says how."""
+
+
+class RouteTableConflict(ConfigError):
+    """A route and its existing table disagree in a way no ALTER can settle without loss."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # as information_schema.columns.data_type spells it
+    nullable: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +109,56 @@ def route_table_sql(route: Route) -> sql.Composed:
     ).format(sql.Identifier(route.table), sql.SQL(", ").join(columns))
 
 
+def route_table_changes(route: Route, existing: Sequence[Column]) -> list[sql.Composed]:
+    """ALTER TABLE statements that make ``route``'s table fit it; RouteTableConflict if none can.
+
+    ``existing`` is the table's columns now (empty: the table is new and made elsewhere)."""
+    if not existing or route.table is None:
+        return []
+    table = sql.Identifier(route.table)
+    have = {c.name: c for c in existing}
+    wanted = {f.column: SQL_TYPES[f.type] for f in route.fields}
+    changes = []
+    for name, sql_type in wanted.items():
+        column = have.get(name)
+        if column is None:
+            # Rows stored before the field existed have no value for it: nullable.
+            changes.append(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    table, sql.Identifier(name), sql.SQL(sql_type)
+                )
+            )
+        elif column.sql_type != sql_type:
+            raise RouteTableConflict(
+                f"route {route.name!r}: table {route.table!r} column {name!r} is "
+                f"{column.sql_type}, the route needs {sql_type}; migrate the table or use "
+                "another column name"
+            )
+    for column in existing:
+        if column.name not in wanted and column.name != "record_id" and not column.nullable:
+            # The field left the route: new rows have no value for it.
+            changes.append(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
+                    table, sql.Identifier(column.name)
+                )
+            )
+    return changes
+
+
+def _evolve_route_table(cur: psycopg2.extensions.cursor, schema: str, route: Route) -> None:
+    cur.execute(
+        "SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema, route.table),
+    )
+    existing = [Column(*row) for row in cur.fetchall()]
+    for statement in route_table_changes(route, existing):
+        cur.execute(statement)
+        log.info("route table changed", table=route.table, change=statement.as_string(cur))
+    if not existing:
+        cur.execute(route_table_sql(route))
+
+
 def migrate(
     conn: psycopg2.extensions.connection,
     schema: str,
@@ -124,7 +190,7 @@ def migrate(
             log.info("migration applied", schema=schema, migration=migration.name)
         for route in routes:
             if route.table is not None:
-                cur.execute(route_table_sql(route))
+                _evolve_route_table(cur, schema, route)
         if reader_role:
             _grant_reader(cur, schema, reader_role)
     return [m.name for m in todo]

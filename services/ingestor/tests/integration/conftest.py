@@ -214,6 +214,7 @@ def config_file(cfg: IngestorConfig, path: Path) -> Path:
             "SESSION_TIMEOUT_S": cfg.ingestor.session_timeout_s,
             "READER_ROLE": cfg.ingestor.reader_role,
             "GROUP_INSTANCE_ID": cfg.ingestor.group_instance_id,
+            "ROUTES_FILE": cfg.ingestor.routes_file,
             "MAX_BATCH_BYTES": cfg.ingestor.max_batch_bytes,
             "FETCH_STALL_S": cfg.ingestor.fetch_stall_s,
         },

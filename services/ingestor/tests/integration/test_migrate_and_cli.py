@@ -127,3 +127,60 @@ def test_sigterm_finishes_the_batch_and_exits_0(kafka_settings, topics, make_con
     wait_for(lambda: db.count() == 3, what=f"three records: {process.tail()}")
     assert process.terminate() == 0
     assert '"event": "stopped"' in process.log_path.read_text()
+
+
+def _routes_file(path, *fields: dict) -> str:
+    route = {"name": "reading", "table": "sensor_readings", "fields": list(fields)}
+    path.write_text(yaml.safe_dump({"routes": [route]}))
+    return str(path)
+
+
+SENSOR = {"name": "sensor", "type": "string"}
+CELSIUS = {"name": "celsius", "type": "number"}
+
+
+def test_a_field_added_to_a_route_adds_a_nullable_column_at_start_up(
+    kafka_settings, topics, make_config, db, tmp_path
+):
+    first = _routes_file(tmp_path / "v1.yaml", SENSOR, CELSIUS)
+    produce(kafka_settings, topics[0], [raw_doc("a.json", b'{"sensor": "a", "celsius": 1}')])
+    with running(make_config(routes_file=first), routes=all_routes(load_routes_file(first))):
+        wait_for(lambda: db.count("sensor_readings") == 1, what="a v1 reading")
+
+    second = _routes_file(tmp_path / "v2.yaml", SENSOR, CELSIUS, {"name": "hum", "type": "integer"})
+    produce(
+        kafka_settings, topics[0], [raw_doc("b.json", b'{"sensor": "b", "celsius": 2, "hum": 40}')]
+    )
+    with running(make_config(routes_file=second), routes=all_routes(load_routes_file(second))):
+        wait_for(lambda: db.count("sensor_readings") == 2, what="a v2 reading in the new column")
+    assert db.query("SELECT sensor, celsius, hum FROM sensor_readings ORDER BY sensor") == [
+        ("a", 1.0, None),
+        ("b", 2.0, 40),
+    ]
+
+    # The field leaves the route again: its column takes NULL from now on.
+    produce(kafka_settings, topics[0], [raw_doc("c.json", b'{"sensor": "c", "celsius": 3}')])
+    with running(make_config(routes_file=first), routes=all_routes(load_routes_file(first))):
+        wait_for(lambda: db.count("sensor_readings") == 3, what="a v1 reading again")
+    assert db.count("dead_letters") == 0
+
+
+def test_a_changed_field_type_stops_the_start_with_exit_2_naming_table_and_column(
+    make_config, db, tmp_path
+):
+    first = _routes_file(tmp_path / "v1.yaml", SENSOR, CELSIUS)
+    password = tmp_path / "pw"
+    cfg = make_config(routes_file=first)
+    password.write_text(cfg.database.user_pwd)
+    migrated = _run(["migrate", "--cfg", str(config_file(cfg, tmp_path / "v1-cfg.yaml"))], password)
+    assert migrated.returncode == 0, migrated.stderr + migrated.stdout
+
+    changed = _routes_file(tmp_path / "v2.yaml", SENSOR, {"name": "celsius", "type": "string"})
+    path = config_file(make_config(routes_file=changed), tmp_path / "v2-cfg.yaml")
+    result = _run(["--cfg", str(path)], password)
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "streamsuite-ingestor: config error: route 'reading': table 'sensor_readings' column "
+        "'celsius' is double precision, the route needs text; migrate the table or use another "
+        "column name"
+    ]

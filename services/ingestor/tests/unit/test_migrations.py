@@ -6,15 +6,18 @@ import pytest
 from psycopg2 import sql
 
 from streamsuite_ingestor.migrate import (
+    Column,
     Migration,
     MigrationError,
+    RouteTableConflict,
     bundled_migrations,
     lock_key,
     parse_migrations,
     pending,
+    route_table_changes,
     route_table_sql,
 )
-from streamsuite_ingestor.routes import parse_routes
+from streamsuite_ingestor.routes import Field, Route, parse_routes
 
 
 def test_migrations_run_in_version_order_not_name_order():
@@ -76,3 +79,48 @@ def render(statement) -> str:
     if isinstance(statement, sql.Identifier):
         return ".".join('"' + s.replace('"', '""') + '"' for s in statement.strings)
     return statement.string
+
+
+READING = Route(
+    name="reading",
+    table="readings",
+    fields=(Field("sensor", "string", "sensor"), Field("hum", "integer", "hum")),
+)
+
+
+def _sql(statements) -> list[str]:
+    return [" ".join(repr(part) for part in s.seq) for s in statements]
+
+
+def test_route_table_gets_new_fields_as_nullable_columns():
+    existing = [Column("record_id", "bigint", False), Column("sensor", "text", False)]
+    [change] = route_table_changes(READING, existing)
+    assert "ADD COLUMN" in _sql([change])[0]
+    assert "'hum'" in _sql([change])[0]
+    assert "NOT NULL" not in _sql([change])[0]
+
+
+def test_a_column_whose_field_left_the_route_may_be_null():
+    existing = [
+        Column("record_id", "bigint", False),
+        Column("sensor", "text", False),
+        Column("hum", "bigint", False),
+        Column("old", "double precision", False),
+    ]
+    [change] = route_table_changes(READING, existing)
+    assert "DROP NOT NULL" in _sql([change])[0]
+    assert "'old'" in _sql([change])[0]
+
+
+def test_a_new_table_or_a_matching_one_needs_no_change():
+    assert route_table_changes(READING, []) == []
+    existing = [Column("record_id", "bigint", False), Column("sensor", "text", False),
+                Column("hum", "bigint", True)]  # fmt: skip
+    assert route_table_changes(READING, existing) == []
+
+
+def test_a_changed_column_type_is_a_conflict_naming_table_and_column():
+    existing = [Column("record_id", "bigint", False), Column("sensor", "text", False),
+                Column("hum", "text", False)]  # fmt: skip
+    with pytest.raises(RouteTableConflict, match="table 'readings' column 'hum' is text"):
+        route_table_changes(READING, existing)
