@@ -5,6 +5,8 @@ a Kafka PodMonitor that selected more than brokers, `global` refused by the sche
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
 
@@ -153,8 +155,14 @@ def test_the_kafka_pod_monitor_selects_the_brokers_only():
     assert selector["matchLabels"]["strimzi.io/broker-role"] == "true"
 
 
-def test_global_values_of_a_parent_chart_are_accepted():
-    assert render(set_values={"global.imageRegistry": "registry.example.com"})
+def test_the_chart_works_as_a_subchart_with_global_values(tmp_path):
+    # Helm hands every subchart the parent's `global` block: the strict schema must allow it.
+    parent = tmp_path / "platform"
+    shutil.copytree(CHART, parent / "charts" / "streamsuite")
+    (parent / "Chart.yaml").write_text("apiVersion: v2\nname: platform\nversion: 1.0.0\n")
+    (parent / "values.yaml").write_text("global:\n  imageRegistry: registry.example.com\n")
+    manifests = list(parse_manifests(helm.template(parent, release="platform")))
+    assert one(manifests, "Deployment", "platform-streamsuite-web")
 
 
 def test_existing_secret_is_documented_as_required_for_helm_template_renderers():
