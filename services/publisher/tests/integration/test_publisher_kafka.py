@@ -576,6 +576,40 @@ def test_a_transaction_is_capped_by_documents_and_bytes_and_a_file_is_never_spli
     assert (inbox / "error" / "eleven.jsonl").is_file()
 
 
+def test_a_json_lines_file_too_many_for_one_transaction_is_refused_in_bounded_memory(
+    kafka_settings, topics, inbox
+):
+    """300,000 lines (25 MB): more documents than one transaction takes by default. They are
+    counted while parsing, so the file is refused before its messages fill the memory (a
+    publisher that built them all peaked over 500 MB, the pod's limit being 512 MiB)."""
+    topic, dlq = topics
+    line = '{"i": %d, "price": 19.99, "pad": "' + "x" * 40 + '"}\n'
+    (inbox / "huge.jsonl").write_text("".join(line % i for i in range(300_000)))
+    tree = config_tree(kafka_settings, topic, dlq)
+    tree["PUBLISHER"]["INBOX"] = str(inbox)
+    config = inbox.parent / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    script = (  # as in the alias-bomb test: the child reports its own peak
+        "import re, sys\n"
+        "from pathlib import Path\n"
+        "from streamsuite_publisher.cli import main\n"
+        f"code = main(['--cfg', {str(config)!r}, '--once'])\n"
+        "status = Path('/proc/self/status').read_text()\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
+    assert peak_mb < 256, f"peak RSS {peak_mb:.0f} MB"
+    [event] = dead_letters(kafka_settings, dlq)
+    assert event.reason == "too-many-documents"
+    assert "50,000" in event.detail
+    assert read_topic(kafka_settings, topic) == []
+
+
 def test_a_yaml_file_whose_messages_outgrow_a_transaction_is_refused(kafka_settings, topics, inbox):
     topic, dlq = topics
     # 600 bytes of YAML that become ~1,800 bytes of JSON messages through an alias.
@@ -608,7 +642,7 @@ def test_a_file_that_cannot_be_moved_after_the_commit_is_not_published_again(
         assert marked.name == "a.json.published"
     finally:
         stop(thread, shutdown)
-    # A restart with the disk still full: the marked file is moved on, not published again.
+    # A restart (with room again): the marked file is moved on, not published again.
     (inbox / "processed" / "sub").unlink()
     run_once(tree, inbox)
     assert (inbox / "processed" / "sub" / "a.json").read_text() == '{"n": 1}'

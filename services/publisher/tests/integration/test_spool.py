@@ -467,6 +467,33 @@ def test_a_claim_refused_by_the_filesystem_is_unclaimable_not_a_crash(tmp_path):
     assert (tmp_path / "sub" / "a.json").is_file()
 
 
+@pytest.fixture
+def locked_file(tmp_path):
+    """A file the publisher may not move: its directory read-only (EACCES) for a normal user;
+    for root, who ignores permissions, the file immutable (EPERM, `chattr +i`)."""
+    path = _write(tmp_path / "locked" / "a.json")
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        yield path, "EPERM"
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        path.parent.chmod(0o555)
+        yield path, "EACCES"
+        path.parent.chmod(0o755)
+
+
+def test_a_claim_refused_for_lack_of_permission_is_unclaimable_not_a_crash(tmp_path, locked_file):
+    from streamsuite_publisher.spool import UnclaimableFile
+
+    path, code = locked_file
+    spool = _spool(tmp_path)
+    with pytest.raises(UnclaimableFile) as caught:
+        spool.claim("locked/a.json")
+    assert caught.value.reason == code
+    assert "not permitted" in caught.value.detail or "denied" in caught.value.detail
+    assert path.is_file()
+
+
 def test_read_refuses_a_claimed_file_swapped_for_a_symlink(tmp_path):
     """The check-then-open race: the claim saw a plain file; by the time it is read, the name
     is a link to a secret. What is opened must be checked, not what was checked opened."""
