@@ -62,3 +62,23 @@ def test_own_section_is_listed_for_the_reference():
     keys = [row[0] for row in reference_rows(SECTIONS)]
     assert "`INGESTOR.GROUP_ID`" in keys
     assert "`INGESTOR.ROUTES_FILE`" in keys
+
+
+def test_group_instance_id_is_the_pod_name_on_kubernetes_else_host_and_replica_index():
+    import socket
+
+    cfg = load_tree(MINIMAL, {}).ingestor
+    k8s = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "HOSTNAME": "streamsuite-ingestor-7d9-x2"}
+    assert cfg.instance_id(k8s) == "streamsuite-ingestor-7d9-x2"
+    assert cfg.instance_id({"HOSTNAME": "box"}) == f"{socket.gethostname()}-0"
+    second = load_tree(MINIMAL, {"STREAMSUITE_INGESTOR__REPLICA_INDEX": "1"}).ingestor
+    assert second.instance_id({}) == f"{socket.gethostname()}-1"
+    named = load_tree(MINIMAL, {"STREAMSUITE_INGESTOR__GROUP_INSTANCE_ID": "ingestor-a"}).ingestor
+    assert named.instance_id(k8s) == "ingestor-a"
+
+
+def test_session_bounds_and_batch_bytes_have_sane_defaults():
+    cfg = load_tree(MINIMAL, {}).ingestor
+    assert (cfg.statement_timeout_s, cfg.lock_timeout_s, cfg.tcp_user_timeout_s) == (60, 10, 30)
+    assert cfg.max_batch_bytes == 16 * 1024 * 1024
+    assert cfg.fetch_stall_s == 120

@@ -1,0 +1,90 @@
+"""The consumer group from the outside: readiness while the ingestor holds no partitions, the
+assigned-partitions gauge, and static membership that hands a restarted replica its partitions
+back at once instead of after the session timeout."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+from devstack.testing import free_port, http_get, wait_for
+from streamsuite_common.kafka import connect_consumer
+
+from .conftest import produce, raw_doc
+
+
+def _with_port(cfg):
+    return dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, port=free_port()))
+
+
+def _metric(port: int, name: str) -> float | None:
+    _, _, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _readiness(port: int) -> tuple[int, dict]:
+    status, _, body = http_get(f"http://127.0.0.1:{port}/readyz")
+    return status, (json.loads(body) if body else {})
+
+
+def test_not_ready_while_the_group_gives_it_no_partitions(
+    kafka_settings, topics, make_config, processes
+):
+    cfg = _with_port(make_config())
+    # Another member holds every partition and, never polling again, keeps the group in a
+    # rebalance that cannot finish until the broker gives up on it (its max poll interval).
+    blocker = connect_consumer(
+        dataclasses.replace(kafka_settings),
+        *topics,
+        group_id=cfg.ingestor.group_id,
+        max_poll_interval_ms=25_000,
+        session_timeout_ms=10_000,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not blocker.assignment() and time.monotonic() < deadline:
+            blocker.poll(timeout_ms=5_000)  # long enough for the join to finish in one poll
+        assert blocker.assignment(), "the other member got no partitions"
+        process = processes(cfg)
+        port = cfg.http.port
+
+        def waiting_for_partitions() -> bool:
+            status, body = _readiness(port)
+            checks = body.get("checks", {})
+            return (
+                status == 503
+                and checks.get("kafka") == "ok"
+                and checks.get("postgres") == "ok"
+                and "no partitions" in checks.get("partitions", "")
+            )
+
+        wait_for(waiting_for_partitions, timeout_s=20, what=f"503 for partitions: {process.tail()}")
+        assert _metric(port, "streamsuite_ingestor_assigned_partitions") == 0
+    finally:
+        blocker.close()
+    wait_for(lambda: _readiness(port)[0] == 200, timeout_s=60, what=f"ready: {process.tail()}")
+    assert _metric(port, "streamsuite_ingestor_assigned_partitions") == 4  # 3 records + 1 DLQ
+    assert process.terminate() == 0, process.tail()
+
+
+def test_a_restarted_replica_resumes_before_the_session_timeout(
+    kafka_settings, topics, make_config, processes, db
+):
+    # A dynamic member that vanishes holds its partitions until the session times out (60 s
+    # here); a static member coming back under the same name takes them over at once.
+    cfg = _with_port(make_config(session_timeout_s=60.0))
+    first = processes(cfg, "replica")
+    produce(kafka_settings, topics[0], [raw_doc("one.json", b'{"n": 1}')])
+    wait_for(lambda: db.count() == 1, timeout_s=60, what=f"first record: {first.tail()}")
+    first.kill()
+
+    second = processes(cfg, "replica")  # same process name: same group instance id
+    restarted = time.monotonic()
+    produce(kafka_settings, topics[0], [raw_doc("two.json", b'{"n": 2}')])
+    wait_for(lambda: db.count() == 2, timeout_s=30, what=f"second record: {second.tail()}")
+    assert time.monotonic() - restarted < 30
+    assert second.terminate() == 0, second.tail()
