@@ -29,13 +29,18 @@ GO_ENV := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOFLAGS=-buildvcs
 HELM3_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
 	$(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 -X helm.sh/helm/v3/$(pkg).k8sVersionMinor=34)
 CHART := helm/streamsuite
-# A real Kubernetes API server (no nodes) for the chart tests to install into: kube-apiserver
-# built from dev/tools/kube-apiserver/go.mod, etcd from Debian's package (unpacked, not installed).
+# Kubernetes v1.34.0 built from dev/tools/kubernetes/go.mod (the Go module proxy): kube-apiserver
+# for the chart tests (a real API server without nodes), and the rest of a single-node cluster
+# for `make kube-up` / `make kube-e2e` (containerd and runc come from Debian's packages); etcd
+# from Debian's package (unpacked, not installed); CoreDNS from dev/tools/coredns.
 KUBE_VERSION := v1.34.0
-KUBE_APISERVER := $(TOOLS)/kube-$(KUBE_VERSION)/kube-apiserver
+KUBE_BIN := $(TOOLS)/kube-$(KUBE_VERSION)
+KUBE_APISERVER := $(KUBE_BIN)/kube-apiserver
+KUBE_NODE_BINARIES := $(addprefix $(KUBE_BIN)/,kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+COREDNS := $(TOOLS)/coredns/coredns
 ETCD := $(TOOLS)/etcd/usr/bin/etcd
 KUBE_LDFLAGS := $(foreach kv,gitVersion=$(KUBE_VERSION) gitMajor=1 gitMinor=34,-X k8s.io/component-base/version.$(kv))
-export HELM HELM4 KUBE_APISERVER ETCD
+export HELM HELM4 KUBE_APISERVER KUBE_BIN COREDNS ETCD
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
@@ -70,9 +75,13 @@ $(HELM4):
 	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build helm" >&2; exit 1; }
 	GOBIN=$(@D) $(GO_ENV) go install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 
-$(KUBE_APISERVER): dev/tools/kube-apiserver/go.mod
-	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build kube-apiserver" >&2; exit 1; }
-	cd dev/tools/kube-apiserver && $(GO_ENV) go build -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+$(KUBE_BIN)/%: dev/tools/kubernetes/go.mod
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build Kubernetes" >&2; exit 1; }
+	cd dev/tools/kubernetes && $(GO_ENV) go build -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/$*
+
+# Static, for an image that holds nothing else.
+$(COREDNS): dev/tools/coredns/go.mod dev/tools/coredns/main.go
+	cd dev/tools/coredns && CGO_ENABLED=0 $(GO_ENV) go build -ldflags '-s -w' -o $@ .
 
 $(ETCD):
 	rm -rf $(CACHE)/debs/etcd && mkdir -p $(CACHE)/debs/etcd
@@ -82,6 +91,13 @@ $(ETCD):
 
 .PHONY: kube-apiserver
 kube-apiserver: $(KUBE_APISERVER) $(ETCD) ## build kube-apiserver and unpack etcd into .cache/tools (chart install tests)
+
+.PHONY: kube-binaries
+kube-binaries: $(KUBE_APISERVER) $(KUBE_NODE_BINARIES) $(COREDNS) $(ETCD) ## build the single-node cluster's Kubernetes and CoreDNS into .cache/tools
+
+.PHONY: kube-deps
+kube-deps: ## install containerd, runc, the CNI plugins, iptables and Podman from Debian when missing (root)
+	@WITH_BROWSER=0 WITH_KUBE_NODE=1 bash dev/system-deps.sh
 
 .PHONY: helm
 helm: $(HELM) $(HELM4) ## build helm 3 and helm 4 into .cache/tools (Go module proxy)
@@ -128,16 +144,16 @@ fmt: venv ## format and auto-fix with ruff
 
 .PHONY: unit
 unit: venv ## unit tests only (no Kafka or PostgreSQL needed)
-	$(BIN)/pytest -m "not integration and not browser and not e2e and not chart"
+	$(BIN)/pytest -m "not integration and not browser and not e2e and not chart and not k8s"
 
 .PHONY: docs
 docs: venv ## regenerate the configuration reference in README.md
 	$(BIN)/python -m devstack.docs --write README.md
 
 .PHONY: test
-test: lint chart-test system-deps ## every check: lint, the chart, all tests on real Kafka + PostgreSQL, the images
-	$(BIN)/devstack run --services -- $(BIN)/pytest -m "not chart" $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory base-image images container-test
+test: lint chart-test system-deps ## every check: lint, the chart, all tests on real Kafka + PostgreSQL, the images, the chart on a real node
+	$(BIN)/devstack run --services -- $(BIN)/pytest -m "not chart and not k8s" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory base-image images container-test kube-e2e
 
 .PHONY: chart-test
 chart-test: venv helm kube-apiserver ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
@@ -149,6 +165,20 @@ chart-test: venv helm kube-apiserver ## the Helm chart: lint, render every optio
 .PHONY: k8s
 k8s: venv $(HELM) ## render the plain manifests in k8s/ from the chart
 	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s
+
+# --- the single-node Kubernetes cluster (root; see README "Kubernetes on this machine") ---
+
+.PHONY: kube-up
+kube-up: venv kube-deps kube-binaries ## start a single-node Kubernetes cluster on this machine (state in var/kube)
+	@$(BIN)/devstack kube up
+
+.PHONY: kube-down
+kube-down: venv ## stop it and put the host back as it was found
+	@$(BIN)/devstack kube down
+
+.PHONY: kube-e2e
+kube-e2e: venv stack-deps kube-deps kube-binaries helm ## the chart on that node (images from `make images`): install, e2e suite, restarts, upgrade, uninstall
+	@$(BIN)/devstack kube e2e $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)

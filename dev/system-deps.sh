@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the stack and its tests need outside Python when it is missing: a Java runtime
 # (17+) for the Kafka broker, Maven to fetch its jars, and Chromium for the web UI's browser
-# tests (WITH_BROWSER=0 skips it, e.g. for `make up`). Debian/Ubuntu only; needs root or sudo.
+# tests (WITH_BROWSER=0 skips it, e.g. for `make up`), and with WITH_KUBE_NODE=1 what the
+# single-node Kubernetes cluster runs on (containerd, runc, the CNI plugins, iptables, nftables,
+# Podman to hand images over, gcc for the pause binary). Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 missing=()
@@ -9,6 +11,17 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 if [ "${WITH_BROWSER:-1}" = 1 ] && ! command -v chromium >/dev/null; then
   missing+=(chromium)
+fi
+if [ "${WITH_KUBE_NODE:-0}" = 1 ]; then
+  for tool in containerd runc iptables nft podman gcc; do
+    command -v "$tool" >/dev/null || case $tool in
+      nft) missing+=(nftables) ;;
+      *) missing+=("$tool") ;;
+    esac
+  done
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] \
+    || missing+=(libc6-dev)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,24 +1,12 @@
-"""The pipeline end to end, against whichever deployment the environment names: a file dropped
-in the publisher's inbox comes out of the query API and the web UI; a broken one comes out as a
-dead letter.
-
-The target (the same test runs against processes, containers and kind):
-
-    STREAMSUITE_E2E_API_URL      query API base URL   (default: the local stack's, port 8000)
-    STREAMSUITE_E2E_WEB_URL      web UI base URL      (default: the local stack's, port 8080)
-    STREAMSUITE_E2E_INBOX        directory the publisher watches (default: the stack's inbox)
-    STREAMSUITE_E2E_HEALTH_URLS  base URLs whose /healthz must answer, space-separated
-                                 (default: the four services of the local stack)
-
-The defaults follow DEVSTACK_VAR and DEVSTACK_SERVICE_PORT_OFFSET, so under `make test` (which
-runs the process services) it tests the processes; `make container-test` points it at the
-containers.
+"""The pipeline end to end, against whichever deployment the environment names (processes,
+containers or Kubernetes pods; see devstack.e2e_target): a file dropped in the publisher's inbox
+comes out of the query API and the web UI; a broken one comes out as a dead letter; a JSON Lines
+file as one record per line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.parse
 from pathlib import Path
@@ -26,36 +14,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.services import SERVICES
-from devstack.settings import StackSettings
+from devstack.e2e_target import Target
 from devstack.testing import http_get, unique, wait_for
 
 PIPELINE_TIMEOUT_S = 120
 
 
-def _local(port: int) -> str:
-    return f"http://127.0.0.1:{StackSettings.from_env().service_port(port)}"
-
-
 @pytest.fixture(scope="module")
-def target() -> dict:
-    env = os.environ
-    health = env.get("STREAMSUITE_E2E_HEALTH_URLS", "").split()
-    return {
-        "api": env.get("STREAMSUITE_E2E_API_URL", _local(8000)).rstrip("/"),
-        "web": env.get("STREAMSUITE_E2E_WEB_URL", _local(8080)).rstrip("/"),
-        "inbox": Path(env.get("STREAMSUITE_E2E_INBOX", StackSettings.from_env().inbox)),
-        "health": [url.rstrip("/") for url in health] or [_local(s.port) for s in SERVICES],
-    }
-
-
-def _drop(inbox: Path, name: str, data: bytes) -> None:
-    """Write the file beside its final name, readable by the service's user, then rename it in
-    so the publisher never sees half a file."""
-    tmp = inbox / f".{name}.tmp"
-    tmp.write_bytes(data)
-    tmp.chmod(0o644)
-    tmp.rename(inbox / name)
+def target() -> Target:
+    return Target.from_env()
 
 
 def _get_json(url: str) -> dict:
@@ -70,26 +37,26 @@ def _items(url: str) -> list[dict]:
 
 
 def test_every_target_answers_healthz(target):
-    for base in target["health"]:
+    for base in target.health:
         assert http_get(f"{base}/healthz")[0] == 200, f"{base}/healthz"
 
 
 def test_a_dropped_file_reaches_the_api_and_the_web_ui(target):
     name = f"{unique('e2e')}.json"
     person = unique("Ada")
-    _drop(target["inbox"], name, json.dumps({"name": person, "age": 36}).encode())
+    target.inbox.drop(name, json.dumps({"name": person, "age": 36}).encode())
 
     query = urllib.parse.urlencode({"source": name})
-    url = f"{target['api']}/api/v1/records?{query}"
+    url = f"{target.api}/api/v1/records?{query}"
     items = wait_for(lambda: _items(url), what=f"{name} in {url}", timeout_s=PIPELINE_TIMEOUT_S,
                      interval_s=0.25)  # fmt: skip
     assert [(r["kind"], r["name"], r["age"], r["source"]) for r in items] == [
         ("relational", person, 36, name)
     ]
-    record = _get_json(f"{target['api']}/api/v1/records/{items[0]['id']}")
+    record = _get_json(f"{target.api}/api/v1/records/{items[0]['id']}")
     assert record["payload"] == {"name": person, "age": 36}
 
-    status, content_type, page = http_get(f"{target['web']}/records?{query}")
+    status, content_type, page = http_get(f"{target.web}/records?{query}")
     assert (status, content_type.split(";")[0]) == (200, "text/html")
     assert person in page
     assert name in page
@@ -97,16 +64,39 @@ def test_a_dropped_file_reaches_the_api_and_the_web_ui(target):
 
 def test_a_broken_file_becomes_a_dead_letter(target):
     name = f"{unique('e2e-broken')}.json"
-    _drop(target["inbox"], name, b'{"name": "Ada", "age": ')
+    target.inbox.drop(name, b'{"name": "Ada", "age": ')
 
     query = urllib.parse.urlencode({"source": name})
-    url = f"{target['api']}/api/v1/dead-letters?{query}"
+    url = f"{target.api}/api/v1/dead-letters?{query}"
     items = wait_for(lambda: _items(url), what=f"{name} in {url}", timeout_s=PIPELINE_TIMEOUT_S,
                      interval_s=0.25)  # fmt: skip
     assert [(d["reason"], d["origin"], d["source"]) for d in items] == [
         ("invalid-json", "publisher", name)
     ]
-    assert not _items(f"{target['api']}/api/v1/records?{query}")
+    assert not _items(f"{target.api}/api/v1/records?{query}")
+
+
+def test_a_json_lines_file_becomes_one_record_per_line(target):
+    name = f"{unique('e2e-lines')}.jsonl"
+    people = [unique("Lovelace"), unique("Hopper"), unique("Noether")]
+    lines = [json.dumps({"name": person, "age": 30 + i}) for i, person in enumerate(people)]
+    target.inbox.drop(name, ("\n".join(lines) + "\n").encode())
+
+    query = urllib.parse.urlencode({"source": name})
+    url = f"{target.api}/api/v1/records?{query}"
+
+    def all_three() -> list[dict]:
+        items = _items(url)
+        return items if len(items) == 3 else []
+
+    items = wait_for(all_three, what=f"3 records of {name} in {url}",
+                     timeout_s=PIPELINE_TIMEOUT_S, interval_s=0.25)  # fmt: skip
+    assert sorted((r["doc_index"], r["name"], r["age"]) for r in items) == [
+        (i, person, 30 + i) for i, person in enumerate(people)
+    ]
+    status, _, page = http_get(f"{target.web}/records?{query}")
+    assert status == 200
+    assert all(person in page for person in people)
 
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "helm" / "streamsuite" / "dashboards"
@@ -139,7 +129,7 @@ def _exposed(bases: list[str]) -> dict[str, set[str]]:
 def test_the_grafana_dashboard_queries_what_the_services_expose(target):
     """Every metric a dashboard panel queries exists, with the labels it groups and filters by.
     Runs after the pipeline tests above, so the labelled counters have samples to compare."""
-    exposed = _exposed(target["health"])
+    exposed = _exposed(target.health)
     assert exposed.get("streamsuite_ingestor_records_total"), "no records counted yet"
     queries = [
         t["expr"]

@@ -15,20 +15,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import (
-    ACL,
-    ACLOperation,
-    ACLPermissionType,
-    ACLResourcePatternType,
-    ResourcePattern,
-    ResourceType,
-)
 from kafka.errors import TopicAuthorizationFailedError
 from psycopg2 import sql
 
-from devstack.chartcheck import helm
-from devstack.chartcheck.manifests import parse_manifests
-from devstack.kafka import KafkaBroker
+from devstack.kafka_auth import ScramBroker, chart_acls, kafka_acls
 from devstack.settings import StackSettings
 from devstack.testing import free_port, migrated_schema, running_ingestor, wait_for
 from streamsuite_common.config import HttpSettings, KafkaSettings, LogSettings, load_config
@@ -51,79 +41,9 @@ CHART = Path(__file__).resolve().parents[2] / "helm" / "streamsuite"
 TOPIC, DLQ, GROUP = "records", "records.dlq", "streamsuite-ingestor"
 
 
-def chart_acls() -> dict[str, list[dict]]:
-    """KafkaUser name → its ACL rules, as the chart renders them by default."""
-    manifests = parse_manifests(helm.template(CHART, kube_version="v1.34.0"))
-    return {
-        m.name: m.obj["spec"]["authorization"]["acls"] for m in manifests if m.kind == "KafkaUser"
-    }
-
-
-def kafka_acl(user: str, rule: dict) -> list[ACL]:
-    """A Strimzi ACL rule as Kafka ACL bindings (one per operation)."""
-    resource = rule["resource"]
-    pattern = ResourcePattern(
-        ResourceType[
-            {"transactionalId": "TRANSACTIONAL_ID"}.get(resource["type"], resource["type"].upper())
-        ],
-        resource.get("name", "kafka-cluster"),
-        ACLResourcePatternType.PREFIXED
-        if resource.get("patternType") == "prefix"
-        else ACLResourcePatternType.LITERAL,
-    )
-    operation = {"IdempotentWrite": "IDEMPOTENT_WRITE"}
-    return [
-        ACL(
-            principal=f"User:{user}",
-            host="*",
-            operation=ACLOperation[operation.get(op, op.upper())],
-            permission_type=ACLPermissionType.ALLOW,
-            resource_pattern=pattern,
-        )
-        for op in rule["operations"]
-    ]
-
-
-class ScramBroker(KafkaBroker):
-    """A KRaft broker with a SCRAM-SHA-512 listener for the services and a plaintext one for
-    this test's admin (a super user), authorising with Kafka's StandardAuthorizer."""
-
-    def __init__(self, settings: StackSettings, sasl_port: int, users: dict[str, str]):
-        super().__init__(settings)
-        self.sasl_port = sasl_port
-        self.users = users
-
-    def server_properties(self) -> str:
-        base = super().server_properties()
-        port = self.settings.kafka_port
-        secured = {
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:"
-            f"{self.sasl_port},CONTROLLER://127.0.0.1:{self.settings.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},"
-            f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
-            "SASL_PLAINTEXT:SASL_PLAINTEXT",
-            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-            ),
-            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            # The plaintext listener (this test's admin, the controller link) is anonymous.
-            "super.users": "User:ANONYMOUS",
-        }
-        lines = [line for line in base.splitlines() if line.split("=", 1)[0] not in secured]
-        return "\n".join([*lines, *(f"{k}={v}" for k, v in secured.items()), ""])
-
-    def format_args(self) -> list[str]:
-        args = []
-        for name, password in self.users.items():
-            args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
-        return args
-
-
 @pytest.fixture(scope="module")
 def acls() -> dict[str, list[dict]]:
-    return chart_acls()
+    return chart_acls(CHART)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +66,7 @@ def broker(tmp_path_factory, acls) -> Iterator[ScramBroker]:
         try:
             ensure_topics(admin, [TOPIC, DLQ], partitions=2)
             admin.create_acls(
-                [a for user, rules in acls.items() for r in rules for a in kafka_acl(user, r)]
+                [a for user, rules in acls.items() for r in rules for a in kafka_acls(user, r)]
             )
         finally:
             admin.close()

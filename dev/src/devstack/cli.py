@@ -6,6 +6,7 @@ devstack status        what runs, and whether it answers
 devstack logs          follow var/log/*.log
 devstack run -- CMD    run CMD with Kafka and PostgreSQL up (reusing a running stack)
 devstack fetch         download the Kafka jars into the cache only
+devstack kube up|down|status|e2e   the single-node Kubernetes cluster (make kube-up, ...)
 """
 
 from __future__ import annotations
@@ -154,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run")
     run.add_argument("--services", action="store_true", help="start the services too")
     run.add_argument("argv", nargs=argparse.REMAINDER)
+    kube = sub.add_parser("kube", help="the single-node Kubernetes cluster")
+    kube.add_argument("action", choices=["up", "down", "status", "e2e"])
+    kube.add_argument("argv", nargs=argparse.REMAINDER, help="e2e: extra pytest arguments")
     args = parser.parse_args(argv)
     try:
         settings = StackSettings.from_env()
@@ -165,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_status(settings)
         if args.command == "logs":
             return cmd_logs(settings)
+        if args.command == "kube":
+            from devstack.kube import cli as kube_cli  # only `kube` needs it
+
+            return kube_cli.run(args.action, args.argv)
         if args.command == "fetch":
             print(fetch(settings))
             return 0

@@ -89,8 +89,18 @@ class Endpoint:
 class LocalPostgres:
     name = "postgres"
 
-    def __init__(self, settings: StackSettings):
+    def __init__(
+        self,
+        settings: StackSettings,
+        *,
+        extra_addresses: tuple[str, ...] = (),
+        client_networks: tuple[str, ...] = (),
+    ):
+        """``extra_addresses``: listen there too; ``client_networks``: let clients from these
+        CIDRs in with a password (the Kubernetes e2e run's pods)."""
         self.settings = settings
+        self.extra_addresses = extra_addresses
+        self.client_networks = client_networks
         self.home = settings.var / "postgres"
         self.data = self.home / "data"
         self.sockets = self.home / "run"
@@ -126,10 +136,12 @@ class LocalPostgres:
             )  # fmt: skip
             if result.returncode != 0:
                 raise StackError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")
+        self._allow_client_networks()
+        listen = ",".join(("127.0.0.1", *self.extra_addresses))
         self.child = Child(
             self.name,
             [str(binaries / "postgres"), "-D", str(self.data),
-             "-c", "listen_addresses=127.0.0.1", "-p", str(self.settings.pg_port),
+             "-c", f"listen_addresses={listen}", "-p", str(self.settings.pg_port),
              "-c", f"unix_socket_directories={self.sockets}",
              "-c", "logging_collector=off", "-c", "max_connections=200"],
             log_path=self.settings.logs / "postgres.log",
@@ -138,6 +150,14 @@ class LocalPostgres:
             # SIGINT is PostgreSQL's "fast shutdown": roll back sessions, checkpoint, exit.
             stop_signal=signal.SIGINT,
         ).start()  # fmt: skip
+
+    def _allow_client_networks(self) -> None:
+        hba = self.data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        wanted = [f"host all all {cidr} scram-sha-256" for cidr in self.client_networks]
+        missing = [line for line in wanted if line not in lines]
+        if missing:
+            hba.write_text("\n".join([*lines, *missing, ""]))
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         wait_until(self.endpoint.answers, what="postgres", timeout_s=timeout_s, child=self.child)

@@ -61,6 +61,7 @@ class Child:
         cwd: Path | None = None,
         user: str | None = None,
         stop_signal: int = signal.SIGTERM,
+        die_with_parent: bool = True,
     ):
         self.name = name
         self.argv = list(argv)
@@ -70,6 +71,8 @@ class Child:
         self.cwd = cwd
         self.user = user
         self.stop_signal = stop_signal
+        # False for a daemon that outlives the command that started it (make kube-up).
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Child:
@@ -89,7 +92,7 @@ class Child:
                 group=self.user,
                 extra_groups=[] if self.user else None,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(self.stop_signal),
+                preexec_fn=_die_with_parent(self.stop_signal) if self.die_with_parent else None,
             )
         self.pid_path.write_text(f"{self.proc.pid}\n")
         return self

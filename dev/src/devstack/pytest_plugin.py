@@ -24,10 +24,10 @@ from streamsuite_common.kafka import connect_admin, ensure_topics
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under an integration, browser, e2e or chart folder carry that marker."""
+    """Tests under an integration, browser, e2e, chart or k8s folder carry that marker."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for marker in ("integration", "browser", "e2e", "chart"):
+        for marker in ("integration", "browser", "e2e", "chart", "k8s"):
             if marker in parts:
                 item.add_marker(marker)
 
