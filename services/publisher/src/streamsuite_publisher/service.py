@@ -134,9 +134,9 @@ class PublisherService:
         shutdown.on_request(self.wake.set)  # a stop must not wait for the next rescan
         self.last_tick = time.monotonic()
         self._last_housekeeping = 0.0
-        # relpath → (size, mtime_ns, retry after): files that could not be claimed
+        # relpath → (signature, retry after): files that could not be claimed
         self.unclaimable: dict[str, tuple[Signature, float]] = {}
-        # published files that could not be moved out of processing/ (disk full, …)
+        # committed files that could not be moved out of processing/ (disk full, …)
         self.unfinished: list[Prepared] = []
 
     # --- liveness: the loop keeps ticking unless it is stuck ---
@@ -178,9 +178,7 @@ class PublisherService:
             self.wake.wait(timeout)
             self.wake.clear()
 
-    def _without_unclaimable(
-        self, observed: dict[str, tuple[int, int]]
-    ) -> dict[str, tuple[int, int]]:
+    def _without_unclaimable(self, observed: dict[str, Signature]) -> dict[str, Signature]:
         """Leave out the files that could not be claimed, until they change or their retry is
         due."""
         now = time.monotonic()
