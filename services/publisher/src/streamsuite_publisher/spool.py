@@ -277,10 +277,15 @@ class Spool:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
                 raise RefusedFile("not-a-file", f"not a regular file ({_file_type(st.st_mode)})")
+            # A directory on the way may have been swapped for a link: what was opened must
+            # be the claimed file itself, or a link's target still inside the inbox.
+            opened = Path(_opened_path(fd, path))
             if claim.target is not None:
-                # A directory on the way may have been swapped for a link: what was opened
-                # must still be inside the inbox.
-                self._check_inside(Path(_opened_path(fd, path)))
+                self._check_inside(opened)
+            elif opened != self.claims.resolve() / claim.relpath:
+                raise RefusedFile(
+                    "symlink-swapped", "a directory of the claimed file was replaced by a link"
+                )
             if st.st_size > max_bytes:
                 raise RefusedFile(
                     "file-too-large",

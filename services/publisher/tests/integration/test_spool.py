@@ -510,6 +510,19 @@ def test_read_refuses_a_claimed_file_swapped_for_a_symlink(tmp_path):
     assert caught.value.reason == "symlink-swapped"
 
 
+def test_read_refuses_a_claimed_file_whose_directory_was_swapped_for_a_link(tmp_path):
+    inbox = tmp_path / "inbox"
+    spool = _spool(inbox)
+    _write(tmp_path / "outside" / "a.json", b'{"password": "x"}')
+    _write(inbox / "sub" / "a.json", b"{}")
+    claim = spool.claim("sub/a.json")
+    os.rename(claim.path.parent, tmp_path / "moved-away")
+    claim.path.parent.symlink_to(tmp_path / "outside", target_is_directory=True)
+    with pytest.raises(RefusedFile) as caught:
+        spool.read(claim, max_bytes=1000)
+    assert caught.value.reason == "symlink-swapped"
+
+
 def test_read_refuses_a_link_target_swapped_for_a_link_outside(tmp_path):
     inbox = tmp_path / "inbox"
     spool = _spool(inbox)
