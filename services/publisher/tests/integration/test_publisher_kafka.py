@@ -699,7 +699,6 @@ def test_a_long_kafka_outage_is_not_a_liveness_failure(inbox, kafka_settings):
     try:
         wait_for(lambda: files_under(inbox / "processing", ".json"), what="the claim")
         service.last_tick -= 3600  # as if the outage had lasted an hour already
-        assert not service.alive()
         wait_for(service.alive, what="liveness ticked by the retry loop", timeout_s=30)
     finally:
         stop(thread, shutdown)
