@@ -231,3 +231,31 @@ def test_reader_role_can_select_but_not_write(
             cur.execute("DELETE FROM records")
     finally:
         reader.close()
+
+
+def test_numbers_come_out_of_jsonb_exactly_as_they_were_sent(
+    kafka_settings, topics, make_config, db
+):
+    # Not through a Python float anywhere: 19.99 and 1.2345678901234567e+19 would be wrong.
+    value = (
+        b'{"price": 19.990000000000000000001, "big": 12345678901234567890.5,'
+        b' "long": 123456789012345678901234567890, "tiny": 1e-400, "name": "Ada", "age": 36}'
+    )
+    produce(kafka_settings, topics[0], [raw_doc("exact.json", value)])
+    with running(make_config()):
+        wait_for(lambda: db.count() == 1, what="the record")
+    assert db.query(
+        "SELECT payload->>'price', payload->>'big', payload->>'long', payload->>'tiny', kind"
+        " FROM records"
+    ) == [
+        ("19.990000000000000000001", "12345678901234567890.5",
+         "123456789012345678901234567890", _pg_numeric("1e-400"),
+         "relational"),
+    ]  # fmt: skip
+
+
+def _pg_numeric(text: str) -> str:
+    """PostgreSQL writes a JSON number in its numeric form, digits kept (1e-400 -> 0.000…1)."""
+    from decimal import Decimal
+
+    return format(Decimal(text), "f")
