@@ -94,3 +94,32 @@ def test_session_kwargs_bound_statements_locks_and_tcp():
     )
     assert kwargs["tcp_user_timeout"] == 30_000
     assert kwargs["host"] == "db"
+
+
+def test_readiness_says_why_while_stalled_or_without_partitions():
+    import threading
+
+    from prometheus_client import CollectorRegistry
+
+    from streamsuite_ingestor.config import load_tree
+    from streamsuite_ingestor.metrics import Metrics
+    from streamsuite_ingestor.routes import all_routes
+    from streamsuite_ingestor.service import Ingestor
+
+    tree = {
+        "KAFKA": {"BOOTSTRAP_SERVERS": "127.0.0.1:9"},
+        "DATABASE": {"HOST": "db", "DBNAME": "d", "DBUSER": "u"},
+    }
+    ingestor = Ingestor(
+        load_tree(tree, {}), all_routes(), Metrics(CollectorRegistry()), stop=threading.Event()
+    )
+    clock = Clock()
+    ingestor.watchdog = FetchWatchdog(30, clock=clock)
+    with pytest.raises(RuntimeError, match="no partitions"):
+        ingestor.check_partitions()
+    ingestor.assigned([])  # a member with nothing to do is ready
+    ingestor.check_partitions()
+    ingestor.check_fetching()
+    clock.now += 31
+    with pytest.raises(RuntimeError, match="fetched nothing for 31s"):
+        ingestor.check_fetching()
