@@ -20,17 +20,12 @@ SERVICES=("$@")
 say() { echo "images: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-if [[ -z "${ENGINE:-}" ]]; then
-    if command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; then ENGINE=docker
-    elif command -v podman >/dev/null; then ENGINE=podman
-    else die "neither a Docker engine nor podman (apt-get install podman runc, or run \`make base-image\`)"; fi
-fi
+# shellcheck source=dev/images/engine.sh
+source "$ROOT/dev/images/engine.sh"
+pick_engine || exit 1
 case "$ENGINE" in
-    docker) CLI=(docker); BUILD=(docker build); export DOCKER_BUILDKIT=1 ;;
-    podman)
-        CLI=(podman --runtime runc --cgroup-manager=cgroupfs)
-        BUILD=("${CLI[@]}" build --layers --ulimit nofile=10000:10000 --ulimit nproc=10000:10000) ;;
-    *) die "ENGINE must be docker or podman, not $ENGINE" ;;
+    docker) BUILD=(docker build); export DOCKER_BUILDKIT=1 ;;
+    podman) BUILD=("${CLI[@]}" build --layers "${ULIMITS[@]}") ;;
 esac
 
 ARGS=(--network host)

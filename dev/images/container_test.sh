@@ -9,6 +9,7 @@
 #   PORT_OFFSET=20000  added to each service's HTTP port, so the containers never clash with the
 #                      process services of a running `make up` (publisher 29101, web 28080, ...)
 #   TAG=dev            image tag
+#   ENGINE=docker|podman  the container engine (default: Docker where one answers, else Podman)
 # Fails on: a container that is not ready, not UID 10001, has a writable root filesystem, fails
 # the e2e test or exits non-zero on SIGTERM. The issue's limits (ready < 10 s, stopped < 5 s,
 # image < 250 MB) are reported, and a miss is a WARNING, so a slow machine does not fail it.
@@ -24,9 +25,12 @@ fi
 TAG="${TAG:-dev}"
 PORT_OFFSET="${PORT_OFFSET:-20000}"
 READY_DEADLINE_S=60 READY_LIMIT_S=10 STOP_LIMIT_S=5 SIZE_LIMIT_MB=250 APP_UID=10001
-PODMAN=(podman --runtime runc --cgroup-manager=cgroupfs)
-RUN=(run --detach --network host --read-only --ulimit nofile=10000:10000
-     --ulimit nproc=10000:10000)
+# shellcheck source=dev/images/engine.sh
+source "$ROOT/dev/images/engine.sh"
+pick_engine || exit 1
+RUN=(run --detach --network host --read-only "${ULIMITS[@]}")
+# Podman waits at most 2 s for a container it removes; Docker's rm -f kills at once.
+RM=(rm -f); [[ $ENGINE == podman ]] && RM+=(-t 2)
 PREFIX="streamsuite-ct-$$"
 INBOX="${DEVSTACK_VAR:-$ROOT/var}/containers/inbox"
 # In start-up order (as devstack starts the processes): name, HTTP port, database role.
@@ -43,13 +47,16 @@ fail() { say "FAIL: $*"; FAILED+=("$*"); }
 
 cleanup() {
     local ids
-    ids=$("${PODMAN[@]}" ps -aq --filter "name=^$PREFIX-" 2>/dev/null || true)
-    [[ -n "$ids" ]] && "${PODMAN[@]}" rm -f -t 2 $ids >/dev/null 2>&1 || true
+    ids=$("${CLI[@]}" ps -aq --filter "name=^$PREFIX-" 2>/dev/null || true)
+    # shellcheck disable=SC2086  # one argument per container id
+    [[ -n "$ids" ]] && "${CLI[@]}" "${RM[@]}" $ids >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 mkdir -p "$INBOX"
-chown -R "$APP_UID:$APP_UID" "$INBOX"
+# The publisher (UID 10001) moves files out of the inbox the tests (this user) write into: as
+# root, the inbox is its own; otherwise (a CI runner's user) anyone may write this scratch dir.
+if [[ $EUID -eq 0 ]]; then chown -R "$APP_UID:$APP_UID" "$INBOX"; else chmod 0777 "$INBOX"; fi
 
 start() {  # name port role
     local name=$1 port=$2 role=$3 c="$PREFIX-$1" env=() started
@@ -72,15 +79,15 @@ start() {  # name port role
     [[ $name == publisher ]] && env+=(--volume "$INBOX:/var/lib/streamsuite/inbox")
     started=$(now)
     STREAMSUITE_DATABASE__USER_PWD="$([[ -n "$role" ]] && cat "${!pwd_var}")" \
-        "${PODMAN[@]}" "${RUN[@]}" --name "$c" "${env[@]}" "streamsuite/$name:$TAG" >/dev/null
+        "${CLI[@]}" "${RUN[@]}" --name "$c" "${env[@]}" "streamsuite/$name:$TAG" >/dev/null
     until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]]
     do
-        if [[ $("${PODMAN[@]}" inspect -f '{{.State.Running}}' "$c") != true ]]; then
-            "${PODMAN[@]}" logs --tail 20 "$c" >&2 || true
+        if [[ $("${CLI[@]}" inspect -f '{{.State.Running}}' "$c") != true ]]; then
+            "${CLI[@]}" logs --tail 20 "$c" >&2 || true
             fail "$name exited before it was ready"; return 1
         fi
         if over "$(since "$started")" "$READY_DEADLINE_S"; then
-            "${PODMAN[@]}" logs --tail 20 "$c" >&2 || true
+            "${CLI[@]}" logs --tail 20 "$c" >&2 || true
             fail "$name not ready within ${READY_DEADLINE_S}s"; return 1
         fi
         sleep 0.1
@@ -91,11 +98,11 @@ start() {  # name port role
 
 inspect() {  # name: non-root, read-only root filesystem
     local name=$1 c="$PREFIX-$1" uid out
-    uid=$("${PODMAN[@]}" exec "$c" id -u 2>&1 || true)
+    uid=$("${CLI[@]}" exec "$c" id -u 2>&1 || true)
     if [[ $uid == "$APP_UID" ]]; then UID_OK[$name]=$uid; else UID_OK[$name]="${uid:-?}"
         fail "$name runs as uid '$uid', not $APP_UID"; fi
     # As root, so that it is the filesystem that refuses, not the permissions of /.
-    out=$("${PODMAN[@]}" exec --user 0 "$c" sh -c 'touch /x' 2>&1) || true
+    out=$("${CLI[@]}" exec --user 0 "$c" sh -c 'touch /x' 2>&1) || true
     if [[ $out == *"Read-only file system"* ]]; then RO_OK[$name]=yes
     else RO_OK[$name]=no; fail "$name: writing / was not refused as read-only: '${out}'"; fi
 }
@@ -103,14 +110,14 @@ inspect() {  # name: non-root, read-only root filesystem
 stop() {  # name: SIGTERM, time to exit, exit code
     local name=$1 c="$PREFIX-$1" t
     t=$(now)
-    "${PODMAN[@]}" stop -t 10 "$c" >/dev/null
+    "${CLI[@]}" stop -t 10 "$c" >/dev/null
     STOP[$name]=$(since "$t")
-    CODE[$name]=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "$c")
+    CODE[$name]=$("${CLI[@]}" inspect -f '{{.State.ExitCode}}' "$c")
     if [[ ${CODE[$name]} != 0 ]]; then
-        "${PODMAN[@]}" logs --tail 20 "$c" >&2 || true
+        "${CLI[@]}" logs --tail 20 "$c" >&2 || true
         fail "$name exited with ${CODE[$name]} on SIGTERM"
     fi
-    "${PODMAN[@]}" rm "$c" >/dev/null
+    "${CLI[@]}" rm "$c" >/dev/null
 }
 
 say "Kafka $DEVSTACK_KAFKA_BOOTSTRAP, PostgreSQL $DEVSTACK_PG_HOST:$DEVSTACK_PG_PORT, inbox $INBOX"
@@ -118,7 +125,7 @@ running=()
 for entry in "${SERVICES[@]}"; do
     IFS=: read -r name port role <<<"$entry"
     PORT[$name]=$((port + PORT_OFFSET))
-    SIZE[$name]=$("${PODMAN[@]}" image inspect -f '{{.Size}}' "streamsuite/$name:$TAG") \
+    SIZE[$name]=$("${CLI[@]}" image inspect -f '{{.Size}}' "streamsuite/$name:$TAG") \
         || { fail "no image streamsuite/$name:$TAG (run \`make images\`)"; break; }
     running+=("$name")
     start "$name" "${PORT[$name]}" "$role" || break
@@ -133,8 +140,8 @@ if [[ ${#FAILED[@]} -eq 0 ]]; then
     STREAMSUITE_E2E_INBOX="$INBOX" \
     STREAMSUITE_E2E_HEALTH_URLS="$(for n in "${running[@]}"; do
         printf 'http://127.0.0.1:%s ' "${PORT[$n]}"; done)" \
-        STREAMSUITE_E2E_PYTHON="${PODMAN[*]} run --rm --network host --read-only \
-            --user $APP_UID:$APP_UID --ulimit nofile=10000:10000 --ulimit nproc=10000:10000 \
+        STREAMSUITE_E2E_PYTHON="${CLI[*]} run --rm --network host --read-only \
+            --user $APP_UID:$APP_UID ${ULIMITS[*]} \
             --entrypoint python streamsuite/query-api:$TAG" \
         "$BIN/pytest" tests/e2e/test_pipeline.py tests/e2e/test_helm_test_hook.py -q \
             -p no:cacheprovider || fail "e2e tests"
