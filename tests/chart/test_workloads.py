@@ -78,12 +78,14 @@ def test_publisher_inbox_is_a_kept_volume_and_the_pod_is_replaced_not_surged():
 
 
 def test_image_tag_defaults_to_app_version_and_registry_prefixes_it():
-    assert _images(render())["web"] == "streamsuite/web:0.1.0"
+    assert _images(render())["web"] == "ghcr.io/streamsuite/streamsuite-web:0.1.0"
     production = _images(render("ci/production-values.yaml"))
-    assert production["web"] == "registry.example.com/streamsuite/streamsuite/web:0.1.0"
+    assert production["web"] == "registry.example.com/streamsuite/streamsuite-web:0.1.0"
     tagged = _images(render(set_values={"image.tag": "dev", "ingestor.image.tag": "rc1"}))
-    assert tagged["web"] == "streamsuite/web:dev"
-    assert tagged["ingestor"] == "streamsuite/ingestor:rc1"
+    assert tagged["web"] == "ghcr.io/streamsuite/streamsuite-web:dev"
+    assert tagged["ingestor"] == "ghcr.io/streamsuite/streamsuite-ingestor:rc1"
+    bare = _images(render(set_values={"image.registry": ""}))
+    assert bare["web"] == "streamsuite-web:0.1.0"
 
 
 def _images(manifests):
