@@ -41,13 +41,19 @@ COREDNS := $(TOOLS)/coredns/coredns
 ETCD := $(TOOLS)/etcd/usr/bin/etcd
 KUBE_LDFLAGS := $(foreach kv,gitVersion=$(KUBE_VERSION) gitMajor=1 gitMinor=34,-X k8s.io/component-base/version.$(kv))
 export HELM HELM4 KUBE_APISERVER KUBE_BIN COREDNS ETCD
+# CI tools from the Go module proxy: actionlint for .github/ (make lint), kind for make kind-e2e
+# (v0.30.0: the release dev/ci/kind-e2e.sh's digest-pinned node images were built for).
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(TOOLS)/actionlint-$(ACTIONLINT_VERSION)/actionlint
+KIND_VERSION := v0.30.0
+KIND := $(TOOLS)/kind-$(KIND_VERSION)/kind
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # --- tools and the virtualenv ---
 
@@ -83,10 +89,18 @@ $(KUBE_BIN)/%: dev/tools/kubernetes/go.mod
 $(COREDNS): dev/tools/coredns/go.mod dev/tools/coredns/main.go
 	cd dev/tools/coredns && CGO_ENABLED=0 $(GO_ENV) go build -ldflags '-s -w' -o $@ .
 
+$(ACTIONLINT):
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build actionlint" >&2; exit 1; }
+	GOBIN=$(@D) $(GO_ENV) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(KIND):
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build kind" >&2; exit 1; }
+	GOBIN=$(@D) $(GO_ENV) go install sigs.k8s.io/kind@$(KIND_VERSION)
+
 $(ETCD):
 	rm -rf $(CACHE)/debs/etcd && mkdir -p $(CACHE)/debs/etcd
 	cd $(CACHE)/debs/etcd && { apt-get download etcd-server 2>/dev/null \
-		|| { apt-get update -qq && apt-get download etcd-server; }; }
+		|| { $$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get update -qq && apt-get download etcd-server; }; }
 	dpkg-deb -x $(CACHE)/debs/etcd/etcd-server_*.deb $(TOOLS)/etcd
 
 .PHONY: kube-apiserver
@@ -131,11 +145,13 @@ logs: venv ## follow the logs of the local stack
 # --- checks ---
 
 .PHONY: lint
-lint: venv ## ruff (lint, formatting), hadolint (Dockerfiles), compose.yaml against the spec
+lint: venv $(ACTIONLINT) ## ruff, hadolint (Dockerfiles), compose.yaml against the spec, actionlint (.github), shellcheck (dev/ci, dev/images)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint services/*/Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+	$(ACTIONLINT) -shellcheck $(BIN)/shellcheck
+	$(BIN)/shellcheck dev/ci/*.sh dev/images/*.sh
 
 .PHONY: fmt
 fmt: venv ## format and auto-fix with ruff
@@ -195,9 +211,23 @@ base-image: ## build the stand-in Python 3.11 base image from Debian's packages 
 	@bash dev/images/base-image.sh
 
 .PHONY: images
-images: ## build the four service images streamsuite/<name>:dev (Docker, else Podman)
+images: ## build the four service images streamsuite/<name>:dev (ENGINE=docker|podman; default Docker where one answers)
 	@bash dev/images/build.sh
 
 .PHONY: container-test
-container-test: venv stack-deps ## run the four images against the local Kafka + PostgreSQL: e2e, non-root, read-only, SIGTERM
+container-test: venv stack-deps ## run the four images against the local Kafka + PostgreSQL: e2e, non-root, read-only, SIGTERM (ENGINE as for images)
 	@bash dev/images/container_test.sh
+
+# --- what GitHub CI runs besides the targets above (.github/workflows, README "Continuous integration") ---
+
+.PHONY: integration
+integration: venv system-deps ## all tests but the chart's and the node's, with Kafka, PostgreSQL and the services up (the middle of `make test`)
+	$(BIN)/devstack run --services -- $(BIN)/pytest -m "not chart and not k8s" $(PYTEST_ARGS)
+
+.PHONY: kind-e2e
+kind-e2e: venv $(HELM) $(KIND) ## the chart's defaults on a kind cluster (K8S=1.34|1.31; images from `make images`; DRY_RUN=1 prints the commands)
+	@KIND=$(KIND) bash dev/ci/kind-e2e.sh
+
+.PHONY: chart-release
+chart-release: $(HELM) ## package the chart as a release: VERSION=1.2.3 OWNER=<ghcr owner> (PUSH=1 pushes it to ghcr.io)
+	@bash dev/ci/release-chart.sh "$(VERSION)" "$(OWNER)"
