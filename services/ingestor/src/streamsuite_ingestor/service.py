@@ -181,6 +181,7 @@ class Ingestor:
                         self.handle(batch)
                         delays = None
                     except (StoreUnavailable, KafkaError) as exc:
+                        self._raise_if_fenced(exc)
                         dependency = "postgres" if isinstance(exc, StoreUnavailable) else "kafka"
                         self.metrics.retries.labels(dependency).inc()
                         self._rewind(batch)
@@ -271,11 +272,7 @@ class Ingestor:
 
     def _poll_failed(self, exc: Exception, delays: Any) -> Any:
         """poll() raised: dead-letter an unreadable message, or back off from the broker."""
-        if unreadable.is_fenced(exc):
-            raise FencedInstance(
-                f"INGESTOR.GROUP_INSTANCE_ID: {self.instance_id!r} is used by another running "
-                f"consumer of group {self.cfg.ingestor.group_id!r}"
-            ) from exc
+        self._raise_if_fenced(exc)
         if unreadable.is_unreadable_message(exc):
             self._dead_letter_unreadable(exc)
             return None
@@ -285,6 +282,15 @@ class Ingestor:
         log.warning("poll failed, will retry", error=str(exc) or type(exc).__name__, wait_s=wait)
         self.stop.wait(wait)
         return delays
+
+    def _raise_if_fenced(self, exc: Exception) -> None:
+        # The broker took our partitions for a newer member of the same name; kafka-python
+        # says so only when we commit (or poll): retrying would fail for ever.
+        if unreadable.is_fenced(exc):
+            raise FencedInstance(
+                f"INGESTOR.GROUP_INSTANCE_ID: {self.instance_id!r} is used by another running "
+                f"consumer of group {self.cfg.ingestor.group_id!r}"
+            ) from exc
 
     def _dead_letter_unreadable(self, exc: Exception) -> None:
         assert self.consumer is not None
@@ -299,6 +305,7 @@ class Ingestor:
             self._send([letter])
             self.consumer.commit({tp: OffsetAndMetadata(offset + 1, "", -1)})
         except KafkaError as send_error:
+            self._raise_if_fenced(send_error)
             log.warning("unreadable message not dead-lettered yet", error=str(send_error))
             self._rebuild("unreadable-message")  # its fetcher state must not be polled again
             return

@@ -88,3 +88,24 @@ def test_a_restarted_replica_resumes_before_the_session_timeout(
     wait_for(lambda: db.count() == 2, timeout_s=30, what=f"second record: {second.tail()}")
     assert time.monotonic() - restarted < 30
     assert second.terminate() == 0, second.tail()
+
+
+def test_two_replicas_with_one_group_instance_id_stop_the_older_with_exit_2(
+    kafka_settings, topics, make_config, processes, db
+):
+    cfg = make_config(group_instance_id="twin")
+    first = processes(_with_port(cfg), "first")
+    wait_for(lambda: "partitions assigned" in first.log_path.read_text(), what="first assigned")
+    second = processes(_with_port(cfg), "second")
+    wait_for(lambda: "partitions assigned" in second.log_path.read_text(), what="second assigned")
+    produce(kafka_settings, topics[0], [raw_doc(f"twin/{n}.json", b"{}") for n in range(20)])
+    wait_for(lambda: db.count() == 20, what=f"every record: {second.tail()}")
+    assert first.proc is not None
+    first.proc.wait(timeout=60)
+    assert first.proc.returncode == 2, first.tail()
+    errors = [line for line in first.log_path.read_text().splitlines() if "config error" in line]
+    assert errors == [
+        "streamsuite-ingestor: config error: INGESTOR.GROUP_INSTANCE_ID: 'twin' is used by "
+        f"another running consumer of group {cfg.ingestor.group_id!r}"
+    ]
+    assert second.terminate() == 0, second.tail()
