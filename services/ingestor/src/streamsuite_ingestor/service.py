@@ -175,7 +175,8 @@ class Ingestor:
                     continue
                 batch, poll_error = self._poll()
                 self._update_lag()
-                self._watch(got_messages=bool(batch))
+                if poll_error is None:
+                    self._watch(got_messages=bool(batch))
                 if batch:
                     try:
                         self.handle(batch)
