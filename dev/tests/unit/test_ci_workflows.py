@@ -118,10 +118,14 @@ def test_release_pushes_multi_arch_images_with_sbom_and_provenance_then_the_char
     assert chart["steps"][-1]["run"].startswith("make chart-release ")
 
 
+# The tools by their bare names (make exports HELM as a path) and Docker, whatever the caller has.
+TOOLS = {"DRY_RUN": "1", "KIND": "kind", "HELM": "helm", "KUBECTL": "kubectl", "ENGINE": "docker"}
+
+
 def _dry_run(**env: str) -> list[str]:
     result = subprocess.run(
         ["bash", str(ROOT / "dev" / "ci" / "kind-e2e.sh")],
-        env={**os.environ, "DRY_RUN": "1", **env},
+        env={**os.environ, **TOOLS, **env},
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return [line[2:] for line in result.stderr.splitlines() if line.startswith("+ ")]
@@ -169,7 +173,7 @@ def test_kind_job_installs_tests_upgrades_and_uninstalls_the_chart_defaults():
 def test_kind_job_refuses_a_kubernetes_it_has_no_pinned_image_for():
     result = subprocess.run(
         ["bash", str(ROOT / "dev" / "ci" / "kind-e2e.sh")],
-        env={**os.environ, "DRY_RUN": "1", "K8S": "1.99"},
+        env={**os.environ, **TOOLS, "K8S": "1.99"},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1
