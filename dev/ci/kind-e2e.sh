@@ -128,7 +128,7 @@ trap finish EXIT
 
 wait_for_url() {  # url deadline_s
     local started=$SECONDS
-    until curl -fsS -o /dev/null "$1"; do
+    until curl -fs -o /dev/null "$1"; do
         (( SECONDS - started < $2 )) || die "$1 did not answer within $2s"
         sleep 1
     done
