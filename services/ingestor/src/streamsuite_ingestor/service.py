@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import MemberToRemove
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -65,6 +66,7 @@ _LAG_EVERY_S = 1.0
 # While nothing arrives, ask the broker this often whether there is anything to fetch at all.
 _CAUGHT_UP_EVERY_S = 5.0
 _CAUGHT_UP_TIMEOUT_MS = 3_000
+_LEAVE_TIMEOUT_S = 5.0
 
 
 class FencedInstance(ConfigError):
@@ -122,6 +124,7 @@ class Ingestor:
         self.partitions: int | None = None  # None: not a member of the group (yet)
         self._lag_at = 0.0
         self._caught_up_at = 0.0
+        self._fenced = False  # another member has our name: it must not be removed on exit
 
     # --- life cycle ---
 
@@ -288,6 +291,7 @@ class Ingestor:
         # The broker took our partitions for a newer member of the same name; kafka-python
         # says so only when we commit (or poll): retrying would fail for ever.
         if unreadable.is_fenced(exc):
+            self._fenced = True
             raise FencedInstance(
                 f"INGESTOR.GROUP_INSTANCE_ID: {self.instance_id!r} is used by another running "
                 f"consumer of group {self.cfg.ingestor.group_id!r}"
@@ -315,7 +319,10 @@ class Ingestor:
         self.consumer.seek(tp, offset + 1)
 
     def close(self) -> None:
+        member = self.consumer is not None
         self._close_consumer()
+        if member and self.stop.is_set() and not self._fenced:
+            self._leave_group()
         if self.producer is not None:
             try:
                 self.producer.close(timeout=5)
@@ -326,13 +333,32 @@ class Ingestor:
 
     def _close_consumer(self) -> None:
         if self.consumer is not None:
-            # Nothing uncommitted is worth keeping. A static member does not leave the group:
-            # its partitions wait for it (restart) or for the session timeout (gone for good).
+            # Nothing uncommitted is worth keeping. A static member does not leave the group
+            # by closing (a rebuild comes straight back); a stopping one leaves afterwards.
             try:
                 self.consumer.close(autocommit=False, timeout_ms=5_000)
             except Exception as exc:  # closing is best effort
                 log.warning("consumer close failed", error=str(exc))
             self.consumer = None
+
+    def _leave_group(self) -> None:
+        """A stopping static member leaves explicitly (KIP-345 member removal), so the others
+        take its partitions now; a crashed one keeps them until it is back or times out."""
+        member = MemberToRemove(group_instance_id=self.instance_id, reason="stopping")
+        admin = None
+        try:
+            admin = kafka.connect_admin(
+                self.cfg.kafka, client_id=f"{SERVICE}-leave", timeout_s=_LEAVE_TIMEOUT_S
+            )
+            result = admin.remove_group_members(self.cfg.ingestor.group_id, [member])
+            errors = [e.__name__ for e in result.values() if e.__name__ != "NoError"]
+            log.info("left the consumer group", instance=self.instance_id, errors=errors)
+        except (KafkaError, KafkaUnavailable, OSError) as exc:  # best effort
+            log.warning("could not leave the consumer group", error=str(exc) or repr(exc))
+        finally:
+            if admin is not None:
+                with contextlib.suppress(Exception):
+                    admin.close()
 
     # --- one batch ---
 

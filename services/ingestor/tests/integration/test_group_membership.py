@@ -109,3 +109,33 @@ def test_two_replicas_with_one_group_instance_id_stop_the_older_with_exit_2(
         f"another running consumer of group {cfg.ingestor.group_id!r}"
     ]
     assert second.terminate() == 0, second.tail()
+
+
+def test_a_stopping_replica_hands_its_partitions_on_at_once(
+    kafka_settings, topics, make_config, processes, db
+):
+    # Static members keep their partitions through a crash; one stopped on purpose (SIGTERM:
+    # scale-down, rolling update) leaves, so the others need not wait for the session timeout.
+    cfg = _with_port(make_config(session_timeout_s=60.0))
+    staying = processes(cfg, "staying")
+    stopping = processes(_with_port(cfg), "stopping")
+    port = cfg.http.port
+    wait_for(
+        lambda: (
+            _metric(port, "streamsuite_ingestor_assigned_partitions") not in (None, 0, 4)
+            and "partitions assigned" in stopping.log_path.read_text()
+        ),
+        timeout_s=60,
+        what="the partitions split between the two",
+    )
+    assert stopping.terminate() == 0, stopping.tail()
+    stopped = time.monotonic()
+    wait_for(
+        lambda: _metric(port, "streamsuite_ingestor_assigned_partitions") == 4,
+        timeout_s=30,
+        what=f"every partition with the staying replica: {staying.tail()}",
+    )
+    assert time.monotonic() - stopped < 30
+    produce(kafka_settings, topics[0], [raw_doc(f"left/{n}.json", b"{}") for n in range(12)])
+    wait_for(lambda: db.count() == 12, what="every record by the staying replica")
+    assert staying.terminate() == 0, staying.tail()
