@@ -161,7 +161,7 @@ run "$HELM" install "$RELEASE" "$CHART" --namespace "$NAMESPACE" --set "image.ta
     --wait --timeout 15m
 say "helm install -> every pod Ready in $((SECONDS - started))s"
 run "$KUBECTL" -n "$NAMESPACE" get pods -o wide
-run "$HELM" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
+run "$HELM" test "$RELEASE" --namespace "$NAMESPACE" --timeout 5m
 
 health=()
 for name in "${SERVICES[@]}"; do
@@ -190,7 +190,7 @@ started=$SECONDS
 run "$HELM" upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
     --set config.logLevel=debug --wait --timeout 15m
 say "helm upgrade -> every pod Ready in $((SECONDS - started))s"
-run "$HELM" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
+run "$HELM" test "$RELEASE" --namespace "$NAMESPACE" --timeout 5m
 
 run "$HELM" uninstall "$RELEASE" --namespace "$NAMESPACE" --wait --timeout 10m
 if [[ -z $DRY_RUN ]]; then

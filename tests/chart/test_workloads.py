@@ -116,3 +116,15 @@ def test_ingress_routes_to_the_service_port():
     assert backend == {"name": "streamsuite-web", "port": {"name": "http"}}
     assert "tls" not in one(manifests, "Ingress", "streamsuite-query-api")["spec"]
     assert objects(render(), "Ingress") == []
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_hook_objects_are_deleted_once_their_hook_succeeded(option_set):
+    """Helm never removes hook objects on uninstall: one that outlives a successful hook (the
+    migrations ConfigMap, a passed test pod) would be left behind by `helm uninstall`."""
+    annotations = [(m, m.obj["metadata"].get("annotations") or {}) for m in render(option_set)]
+    hooks = [(m, a) for m, a in annotations if "helm.sh/hook" in a]
+    assert hooks
+    for manifest, annotation in hooks:
+        policy = annotation.get("helm.sh/hook-delete-policy", "").split(",")
+        assert "hook-succeeded" in policy, f"{manifest.kind}/{manifest.name}: {policy}"

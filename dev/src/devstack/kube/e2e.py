@@ -172,8 +172,8 @@ def _install(settings: StackSettings, layout: NodeLayout, node: Node, helm: rele
     extra = [f"--set={item}" for item in os.environ.get("KUBE_E2E_SET", "").split(",") if item]
     say(f"helm install {RELEASE} (namespace {NAMESPACE}) {' '.join(extra)}")
     started = time.monotonic()
-    helm.install(settings.root / "helm" / "streamsuite", values,
-                 settings.var / "values.yaml", extra)  # fmt: skip
+    helm.install(settings.root / "helm" / "streamsuite", values, settings.var / "values.yaml",
+                 extra, timeout_s=INSTALL_TIMEOUT_S)  # fmt: skip
     ready = release.wait_ready(kubectl, NAMESPACE, deployments=4, timeout_s=INSTALL_TIMEOUT_S)
     took = time.monotonic() - started
     say(f"helm install -> every pod Ready: {took:.1f}s (pods {ready:.1f}s after the hooks)")

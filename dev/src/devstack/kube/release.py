@@ -15,6 +15,8 @@ from devstack.kube.kubectl import Kubectl
 from devstack.procs import StackError
 
 KAFKA_CLIENTS = ("publisher", "ingestor", "web")
+VALUES_KEYS = {"publisher": "publisher", "ingestor": "ingestor", "queryApi": "query-api",
+               "web": "web"}  # fmt: skip
 # Waiting reasons no amount of waiting cures: fail at once, with the pod's own message.
 FATAL_REASONS = {
     "CrashLoopBackOff",
@@ -41,7 +43,7 @@ def e2e_values(
     """The chart's external-Kafka and external-PostgreSQL options pointed at the local stack,
     SCRAM users as the chart's KafkaUsers would be, and the images `make images` built (Podman
     names them localhost/streamsuite/...; the node never pulls)."""
-    return {
+    values: dict[str, Any] = {
         "image": {"registry": "localhost", "tag": image_tag, "pullPolicy": "Never"},
         "kafka": {
             "create": False,
@@ -72,6 +74,10 @@ def e2e_values(
             },
         },
     }
+    # The repositories `make images` names (whatever the chart's published defaults are).
+    for key, service in VALUES_KEYS.items():
+        values[key] = {"image": {"repository": f"streamsuite/{service}"}}
+    return values
 
 
 def secret(namespace: str, name: str, value: str) -> dict[str, Any]:
@@ -113,14 +119,24 @@ class Helm:
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
-    def install(
-        self, chart: Path, values: dict[str, Any], values_file: Path, extra: list[str]
-    ) -> None:
+    def install(self, chart: Path, values: dict[str, Any], values_file: Path,
+                extra: list[str], timeout_s: float) -> None:  # fmt: skip
+        """`helm install`, watching the pods meanwhile (the migrations hook's too): a container
+        in a state no waiting cures fails the install at once, with the pod's own message."""
         values_file.write_text(yaml.safe_dump(values, sort_keys=False))
-        result = self.run("install", self.release, str(chart), "--create-namespace",
-                          "--values", str(values_file), *extra)  # fmt: skip
-        if result.returncode != 0:
-            raise StackError(f"helm install: {result.stderr.strip()}")
+        argv = [str(self.binary), "install", self.release, str(chart), "--namespace",
+                self.namespace, "--create-namespace", "--values", str(values_file),
+                "--timeout", f"{int(timeout_s)}s", *extra]  # fmt: skip
+        with subprocess.Popen(argv, env=self.kubectl.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
+            while proc.poll() is None:
+                fatal = fatal_states(pods(self.kubectl, self.namespace))
+                if fatal:
+                    proc.kill()
+                    raise StackError("pods cannot start: " + "; ".join(fatal))
+                time.sleep(1)
+            if proc.returncode != 0:
+                raise StackError(f"helm install: {proc.stderr.read().strip()}")
 
 
 def pods(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
