@@ -5,7 +5,7 @@ in a worker thread, and answers JSON rendered by the query layer."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from streamsuite_common.query import (
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
 from streamsuite_common.query.values import MAX_KEY_CHARS
+from streamsuite_common.stream_slots import Slot, StreamSlots
 from streamsuite_query_api import models, stream
 from streamsuite_query_api.errors import ApiError
 from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
@@ -50,8 +51,7 @@ class Context:
     notifier: stream.Notifier
     metrics: Metrics
     heartbeat_s: float
-    max_stream_clients: int
-    stream_clients: int = 0
+    streams: StreamSlots
 
 
 def ctx(request: Request) -> Context:
@@ -312,32 +312,42 @@ async def stream_records(
     context = ctx(request)
     record_filter = parse_stream_params(request.query_params.multi_items())
     after_id = stream.parse_last_event_id(last_event_id)
-    if context.stream_clients >= context.max_stream_clients:
-        raise DatabaseUnavailable(f"{context.max_stream_clients} stream clients already")
-    if after_id is None:
-        after_id = await _read(request, query_read.latest_record_id)
-    events = stream.record_events(
-        context.db,
-        context.notifier,
-        record_filter,
-        after_id,
-        heartbeat_s=context.heartbeat_s,
-        run=run_in_threadpool,
-    )
-    return StreamingResponse(
-        _counted(context, events),
+    # Taken before the first await, so clients connecting at once cannot all pass the check.
+    slot = context.streams.take()
+    if slot is None:
+        raise DatabaseUnavailable(f"{context.streams.limit} stream clients already")
+    try:
+        if after_id is None:
+            after_id = await _read(request, query_read.latest_record_id)
+        events = stream.record_events(
+            context.db,
+            context.notifier,
+            record_filter,
+            after_id,
+            heartbeat_s=context.heartbeat_s,
+            run=run_in_threadpool,
+        )
+    except BaseException:
+        slot.release()
+        raise
+    return SlotStreamingResponse(
+        slot,
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _counted(context: Context, events):
-    context.stream_clients += 1
-    context.metrics.stream_clients.inc()
-    try:
-        async for chunk in events:
-            yield chunk
-    finally:
-        context.stream_clients -= 1
-        context.metrics.stream_clients.dec()
-        await events.aclose()
+class SlotStreamingResponse(StreamingResponse):
+    """Gives its stream slot back however the response ends, even before its body started."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+            await self.body_iterator.aclose()  # type: ignore[attr-defined] - our generator

@@ -18,6 +18,7 @@ from streamsuite_common.health import Readiness
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
+from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_query_api import __version__, errors, models
 from streamsuite_query_api.api import Context, router
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
@@ -58,7 +59,7 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
         notifier=notifier,
         metrics=metrics,
         heartbeat_s=settings.stream_heartbeat_s,
-        max_stream_clients=settings.stream_max_clients,
+        streams=StreamSlots(settings.stream_max_clients, metrics.stream_clients.set),
     )
 
     @contextlib.asynccontextmanager

@@ -3,11 +3,13 @@ records stored after the client connected, resuming after Last-Event-ID."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 
 import httpx
 
-from .conftest import wait_for
+from .conftest import api_config, serving, wait_for
 
 
 def test_paging_10000_records_has_no_gaps_or_repeats_while_inserts_continue(api, filler):
@@ -110,3 +112,30 @@ def test_stream_resumes_after_last_event_id(api, filler):
     bad = api.get("/api/v1/stream", headers={"Last-Event-ID": "abc"})
     assert bad.status_code == 400
     assert "Last-Event-ID" in bad.json()["detail"]
+
+
+async def _open_at_once(base_url: str, path: str, clients: int) -> list[int]:
+    """Status codes of ``clients`` streams opened concurrently, all held open until every
+    one has its answer (so no accepted stream can end and free its slot in between)."""
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+        contextlib.AsyncExitStack() as streams,
+    ):
+
+        async def open_one() -> int:
+            response = await streams.enter_async_context(client.stream("GET", path))
+            return response.status_code
+
+        return list(await asyncio.gather(*(open_one() for _ in range(clients))))
+
+
+def test_stream_client_limit_holds_for_clients_connecting_at_once(reader_settings, schema):
+    with serving(api_config(reader_settings, schema, stream_max_clients=3)) as api:
+        codes = asyncio.run(_open_at_once(str(api.base_url), "/api/v1/stream", 40))
+        assert codes.count(200) == 3, codes
+        assert codes.count(503) == 37, codes
+        # Every slot is given back once those clients are gone.
+        wait_for(
+            lambda: asyncio.run(_open_at_once(str(api.base_url), "/api/v1/stream", 3)) == [200] * 3,
+            what="the three slots given back",
+        )

@@ -27,6 +27,7 @@ from streamsuite_common.logs import get_logger
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
+from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_web import __version__, views
 from streamsuite_web.config import SERVICE, WebConfig
 from streamsuite_web.metrics import QUIET, Metrics
@@ -97,7 +98,7 @@ class Context:
     required: tuple[str, ...]  # the checks /readyz needs to pass
     env: jinja2.Environment
     submitter: Submitter | None
-    stream_clients: int = 0
+    streams: StreamSlots
 
     def render(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         template = self.env.get_template(name)
@@ -155,6 +156,7 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
         required=tuple(required),
         env=make_environment(),
         submitter=submitter,
+        streams=StreamSlots(settings.stream_max_clients, metrics.stream_clients.set),
     )
 
     @contextlib.asynccontextmanager

@@ -25,6 +25,7 @@ from streamsuite_common.query import (
 )
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import STREAM_PARAMS
+from streamsuite_common.stream_slots import Slot
 from streamsuite_web import chart, submit, views
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
@@ -114,30 +115,42 @@ async def events(request: Request) -> Response:
         after_id = _record_id(request.headers.get("last-event-id")) or _record_id(after_text)
     except InvalidQuery as exc:
         return Response(f"{exc}\n", status_code=400, media_type="text/plain")
-    if c.stream_clients >= c.cfg.web.stream_max_clients:
+    # Taken before the first await, so clients connecting at once cannot all pass the check.
+    slot = c.streams.take()
+    if slot is None:
         return Response("too many live clients\n", 503, {"Retry-After": "5"}, "text/plain")
-    if after_id is None:
-        after_id = await run_in_threadpool(c.db.run, query_read.latest_record_id)
-
-    async def body() -> Any:
-        c.stream_clients += 1
-        c.metrics.stream_clients.inc()
-        try:
-            async for chunk in record_events(
-                c.db, c.notifier, record_filter, after_id,
-                heartbeat_s=c.cfg.web.stream_heartbeat_s, run=run_in_threadpool,
-                render_row=c.row_html,
-            ):  # fmt: skip
-                yield chunk
-        finally:
-            c.stream_clients -= 1
-            c.metrics.stream_clients.dec()
-
-    return StreamingResponse(
-        body(),
+    try:
+        if after_id is None:
+            after_id = await run_in_threadpool(c.db.run, query_read.latest_record_id)
+        body = record_events(
+            c.db, c.notifier, record_filter, after_id,
+            heartbeat_s=c.cfg.web.stream_heartbeat_s, run=run_in_threadpool,
+            render_row=c.row_html,
+        )  # fmt: skip
+    except BaseException:
+        slot.release()
+        raise
+    return SlotStreamingResponse(
+        slot,
+        body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class SlotStreamingResponse(StreamingResponse):
+    """Gives its stream slot back however the response ends, even before its body started."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+            await self.body_iterator.aclose()  # type: ignore[attr-defined] - our generator
 
 
 async def _record_json(c: Context, record_id: int) -> str:

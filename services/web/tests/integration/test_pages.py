@@ -3,6 +3,8 @@ ingestor's code, and (for Submit) a unique Kafka topic read back with the contra
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -143,6 +145,32 @@ def test_live_feed_sends_rows_stored_after_it_opened(web, filler):
     assert got[0]["id"] == new
     assert f'data-id="{new}"' in got[0]["html"]
     assert "New &lt;b&gt;" in got[0]["html"]
+
+
+async def _open_at_once(base_url: str, path: str, clients: int) -> list[int]:
+    """Status codes of ``clients`` streams opened concurrently, all held open until every
+    one has its answer (so no accepted stream can end and free its slot in between)."""
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+        contextlib.AsyncExitStack() as streams,
+    ):
+
+        async def open_one() -> int:
+            response = await streams.enter_async_context(client.stream("GET", path))
+            return response.status_code
+
+        return list(await asyncio.gather(*(open_one() for _ in range(clients))))
+
+
+def test_live_client_limit_holds_for_clients_connecting_at_once(reader_settings, schema):
+    with serving(web_config(reader_settings, schema, stream_max_clients=3)) as web:
+        codes = asyncio.run(_open_at_once(str(web.base_url), "/events", 40))
+        assert codes.count(200) == 3, codes
+        assert codes.count(503) == 37, codes
+        wait_for(
+            lambda: asyncio.run(_open_at_once(str(web.base_url), "/events", 3)) == [200] * 3,
+            what="the three slots given back",
+        )
 
 
 def test_submit_publishes_with_the_contract_headers(reader_settings, schema, test_kafka):
