@@ -190,3 +190,44 @@ def test_down_stops_a_stack_running_elsewhere(stack_env):
     assert result.returncode == 0, result.stderr
     assert up.proc.wait(60) == 0
     assert not [name for name, pid in pids.items() if pid_alive(pid)]
+
+
+def test_up_restarts_a_killed_service_and_status_counts_it(stack_env):
+    """As a kubelet would: a SIGKILLed ingestor is started again (the stack keeps running),
+    the new one stores what arrives next, and `devstack status` shows the restart."""
+    var = Path(stack_env["DEVSTACK_VAR"])
+    pg_port = int(stack_env["DEVSTACK_PG_PORT"])
+    readyz = f"http://127.0.0.1:{9102 + int(stack_env['DEVSTACK_SERVICE_PORT_OFFSET'])}/readyz"
+    up = RunningUp(stack_env)
+    up.wait_for("Ctrl-C stops everything.")
+    before = _recorded_pids(var)
+
+    os.kill(before["ingestor"], signal.SIGKILL)
+    up.wait_for("ingestor was killed by SIGKILL")
+    up.wait_for("ingestor restarted", timeout_s=60)
+    wait_for(lambda: _recorded_pids(var)["ingestor"] != before["ingestor"],
+             what="a new ingestor pid", timeout_s=60)  # fmt: skip
+    after = _recorded_pids(var)
+    assert pid_alive(after["ingestor"])
+    wait_for(lambda: http_get(readyz)[0] == 200, what="the new ingestor ready", timeout_s=120)
+    # Nothing else was touched.
+    assert {name: pid for name, pid in after.items() if name != "ingestor"} == {
+        name: pid for name, pid in before.items() if name != "ingestor"
+    }
+
+    password = (var / "secrets" / "streamsuite_writer.password").read_text().strip()
+    (var / "inbox" / "grace.json").write_text('{"name": "Grace Hopper", "age": 85}')
+    wait_for(lambda: _stored(pg_port, password, "grace.json"), what="grace.json in PostgreSQL",
+             timeout_s=120)  # fmt: skip
+
+    status = subprocess.run(
+        [*DEVSTACK, "status"], env=stack_env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()[1:]}
+    assert f"running (pid {after['ingestor']}), ready, 1 restart" in lines["ingestor"]
+    assert lines["kafka"].endswith(", 0 restarts")
+    assert lines["publisher"].endswith(", 0 restarts")
+    assert up.interrupt() == 0
+    assert not [name for name, pid in after.items() if pid_alive(pid)]

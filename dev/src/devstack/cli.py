@@ -1,8 +1,8 @@
 """``devstack``: the local stack's command line (what ``make up/down/status/logs/test`` call).
 
-devstack up            everything in the foreground; Ctrl-C stops all of it
+devstack up            everything in the foreground, restarting what dies; Ctrl-C stops it
 devstack down          stop a stack that `up` runs in another terminal
-devstack status        what runs, and whether it answers
+devstack status        what runs, whether it answers, and how often it was restarted
 devstack logs          follow var/log/*.log
 devstack run -- CMD    run CMD with Kafka and PostgreSQL up (reusing a running stack)
 devstack fetch         download the Kafka jars into the cache only
@@ -25,7 +25,8 @@ from devstack import services
 from devstack.kafka import fetch
 from devstack.procs import StackError
 from devstack.settings import SettingsError, StackSettings
-from devstack.stack import Stack, backing_services, http_ok, owner_pid
+from devstack.stack import Stack, backing_services, http_ok, owner_pid, restarts_path
+from devstack.supervisor import read_restarts
 from streamsuite_common.pids import pid_alive
 
 EXIT_FAILED = 1
@@ -77,11 +78,10 @@ def cmd_up(settings: StackSettings) -> int:
         stack.start_backing()
         started = stack.start_services()
         print(_banner(settings, started, time.monotonic() - started_at), flush=True)
+        supervisor = stack.supervisor()
         while True:
-            dead = stack.dead_child()
-            if dead is not None:
-                raise dead.exited_error()
-            time.sleep(1)
+            supervisor.tick()
+            time.sleep(0.2)
     except _Stop:
         print("\nstopping ...", flush=True)
         return 0
@@ -109,6 +109,7 @@ def cmd_down(settings: StackSettings) -> int:
 def cmd_status(settings: StackSettings) -> int:
     owner = owner_pid(settings)
     print(f"stack in {settings.var}: " + (f"running (pid {owner})" if owner else "not running"))
+    restarts = read_restarts(restarts_path(settings))
     names = ["kafka", "postgres", *(spec.name for spec in services.SERVICES if spec.installed)]
     for name in names:
         try:
@@ -120,6 +121,9 @@ def cmd_status(settings: StackSettings) -> int:
         if spec is not None and pid and pid_alive(pid):
             ready = http_ok(f"http://127.0.0.1:{settings.service_port(spec.port)}/readyz")
             state += ", ready" if ready else ", NOT ready"
+        if owner:
+            count = restarts.get(name, 0)
+            state += f", {count} restart" + ("" if count == 1 else "s")
         print(f"  {name:<11} {state}")
     return 0 if owner else 3
 

@@ -18,6 +18,7 @@ from devstack.kafka import KafkaBroker
 from devstack.postgres import ExternalPostgres, LocalPostgres, provision
 from devstack.procs import Child, StackError, require_free_port, wait_until
 from devstack.settings import StackSettings
+from devstack.supervisor import Supervisor, Unit
 from streamsuite_common.pids import pid_alive
 
 
@@ -60,6 +61,10 @@ def owner_pid(settings: StackSettings) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if pid_alive(pid) else None
+
+
+def restarts_path(settings: StackSettings) -> Path:
+    return settings.run / "restarts.json"
 
 
 def http_ok(url: str) -> bool:
@@ -130,10 +135,16 @@ class Stack:
             wait_until(lambda url=url: http_ok(url), what=spec.name, timeout_s=60, child=child)
         return started
 
-    def dead_child(self) -> Child | None:
-        children = [child for _, child in self.services]
-        children += [c for c in (self.kafka.child, getattr(self.postgres, "child", None)) if c]
-        return next((child for child in children if not child.running), None)
+    def supervisor(self) -> Supervisor:
+        """Restarts whatever dies, Kafka and PostgreSQL included (with their data kept), as
+        Kubernetes would; `make status` shows the counts."""
+        units = [Unit("kafka", lambda: self.kafka.child, self.kafka.start)]
+        if isinstance(self.postgres, LocalPostgres):
+            units.append(Unit("postgres", lambda: self.postgres.child, self.postgres.start))
+        units += [
+            Unit(spec.name, lambda child=child: child, child.start) for spec, child in self.services
+        ]
+        return Supervisor(units, restarts_path(self.settings))
 
     def stop(self) -> None:
         # A second Ctrl-C must not cut the orderly stop short and leave processes behind.
@@ -147,6 +158,7 @@ class Stack:
         if self._owned:
             self.settings.env_file.unlink(missing_ok=True)
             (self.settings.run / "devstack.pid").unlink(missing_ok=True)
+            restarts_path(self.settings).unlink(missing_ok=True)
             self._owned = False
 
 
