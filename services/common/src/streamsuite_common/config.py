@@ -505,8 +505,8 @@ def reference_rows(sections: tuple[type, ...]) -> list[tuple[str, str, str, str]
         for _, spec in specs(section):
             if spec.required:
                 default = "required"
-            elif isinstance(spec.default, str):
-                default = f"`{spec.default}`" if spec.default else "empty"
+            elif isinstance(spec.default, (str, tuple)) and not spec.default:
+                default = "empty"
             else:
                 default = f"`{spec.default}`"
             help_text = spec.help + (" Secret: also read from `<VAR>_FILE`." if spec.secret else "")

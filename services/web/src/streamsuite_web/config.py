@@ -22,6 +22,7 @@ from streamsuite_common.config import (
     setting,
 )
 from streamsuite_common.kafka import default_transactional_id
+from streamsuite_web.origins import as_origin_list, local_origins
 
 SERVICE = "web"
 HTTP_PORT = 8080
@@ -116,6 +117,15 @@ class WebSettings:
         parse=as_int(1, 10**9),
         help="Most values a submitted YAML document may expand to (alias bombs stop here).",
     )
+    public_origins: tuple[str, ...] = setting(
+        "PUBLIC_ORIGINS",
+        (),
+        parse=as_origin_list,
+        help="Origins (`scheme://host[:port]`, comma-separated) the UI is opened at; Submit "
+        "refuses a browser post from any other. Empty: `http://127.0.0.1:<HTTP.PORT>`, "
+        "`http://localhost:<HTTP.PORT>` and `http://[::1]:<HTTP.PORT>` (the local stack, a "
+        "port-forward on the same port). Set it to the Ingress URL behind a proxy.",
+    )
     transactional_id: str = setting(
         "TRANSACTIONAL_ID",
         "",
@@ -146,6 +156,10 @@ class WebConfig:
         if self.web.cursor_secret:
             return self.web.cursor_secret
         return f"streamsuite:{self.database.dbname}:{self.database.schema}"
+
+    @property
+    def public_origins(self) -> tuple[str, ...]:
+        return self.web.public_origins or local_origins(self.http.port)
 
     @property
     def submit_enabled(self) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,7 +25,7 @@ from streamsuite_common.query import (
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import STREAM_PARAMS
 from streamsuite_common.stream_slots import Slot
-from streamsuite_web import chart, submit, views
+from streamsuite_web import chart, origins, submit, views
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
 
@@ -277,20 +276,13 @@ async def submit_form(request: Request) -> Response:
                     unavailable=None if kafka == "ok" else kafka)  # fmt: skip
 
 
-def _same_origin(request: Request) -> bool:
-    """A browser's cross-site form post carries a foreign Origin: refuse it."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host")
-
-
 @router.post("/submit")
 async def submit_post(request: Request) -> Response:
     c = ctx(request)
     submitter = _submitter(c)
     settings = c.cfg.web
-    if not _same_origin(request):
+    # Against the configured origins, not the Host header (which a rebinding page sets).
+    if not origins.allowed(request.headers.get("origin"), c.cfg.public_origins):
         raise HTTPException(403, "cross-site submission refused")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_submit_bytes + FORM_SLACK_BYTES:

@@ -224,6 +224,29 @@ def test_submit_publishes_with_the_contract_headers(reader_settings, schema, tes
     assert (letter.origin, letter.reason) == ("web", "invalid-json")
 
 
+def test_submit_accepts_browser_posts_only_from_the_configured_origins(
+    reader_settings, schema, test_kafka
+):
+    def post(web: httpx.Client, **headers: str) -> int:
+        # Blank content: an accepted post answers 400 "nothing to submit" and publishes nothing.
+        return web.post("/submit", data={"content": " "}, headers=headers).status_code
+
+    with serving(web_config(reader_settings, schema, kafka=test_kafka)) as web:
+        port = web.base_url.port
+        assert post(web) == 400  # no Origin: not a browser
+        assert post(web, Origin=f"http://127.0.0.1:{port}") == 400
+        assert post(web, Origin=f"http://localhost:{port}", Host=f"localhost:{port}") == 400
+        # DNS rebinding: the attacker's name resolves to us, so Host and Origin agree.
+        assert post(web, Origin=f"http://evil.example:{port}", Host=f"evil.example:{port}") == 403
+        assert post(web, Origin=f"https://127.0.0.1:{port}") == 403  # https on the http port
+        assert post(web, Origin="null") == 403
+    public = "https://streamsuite.example.com"
+    with serving(web_config(reader_settings, schema, kafka=test_kafka,
+                            public_origins=(f"{public}:443",))) as web:  # fmt: skip
+        assert post(web, Origin=public, Host="streamsuite.example.com") == 400
+        assert post(web, Origin=f"http://127.0.0.1:{web.base_url.port}") == 403
+
+
 def test_submit_can_be_switched_off(web):
     assert 'href="/submit"' not in web.get("/records").text
     assert web.get("/submit").status_code == 404
