@@ -52,8 +52,8 @@ class Metrics:
             registry=registry,
         )
         self.lag = Gauge(
-            f"{_PREFIX}_consumer_lag",
-            "Messages behind the partition's high watermark (transaction markers included)",
+            f"{_PREFIX}_consumer_lag_messages",
+            "Messages not stored yet, up to the partition's last stable offset (no markers)",
             ["topic", "partition"],
             registry=registry,
         )
@@ -77,6 +77,11 @@ class Metrics:
         self.last_fetch = Gauge(
             f"{_PREFIX}_last_fetch_timestamp_seconds",
             "When the consumer last received messages or confirmed it had nothing to fetch",
+            registry=registry,
+        )
+        self.last_commit = Gauge(
+            f"{_PREFIX}_last_commit_timestamp_seconds",
+            "When the ingestor last committed a stored batch's offsets to Kafka",
             registry=registry,
         )
         self.consumer_rebuilds = Counter(

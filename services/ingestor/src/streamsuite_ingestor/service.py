@@ -21,7 +21,6 @@ is static (``group_instance_id``), so a restarted replica gets its partitions ba
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import threading
 import time
@@ -54,6 +53,7 @@ from streamsuite_ingestor.decode import (
 from streamsuite_ingestor.decode import (
     refusal as refuse,
 )
+from streamsuite_ingestor.lag import partition_lag
 from streamsuite_ingestor.metrics import Metrics
 from streamsuite_ingestor.migrate import migrate
 from streamsuite_ingestor.routes import Route
@@ -63,6 +63,7 @@ from streamsuite_ingestor.watchdog import FetchWatchdog
 log = get_logger(__name__)
 
 _LAG_EVERY_S = 1.0
+_LAG_TIMEOUT_MS = 2_000
 # While nothing arrives, ask the broker this often whether there is anything to fetch at all.
 _CAUGHT_UP_EVERY_S = 5.0
 _CAUGHT_UP_TIMEOUT_MS = 3_000
@@ -176,8 +177,8 @@ class Ingestor:
                 if self.consumer is None:  # a rebuild gave up for now: try again
                     self._rebuild("reconnect")
                     continue
-                batch, poll_error = self._poll()
                 self._update_lag()
+                batch, poll_error = self._poll()
                 if poll_error is None:
                     self._watch(got_messages=bool(batch))
                 if batch:
@@ -491,6 +492,7 @@ class Ingestor:
         self.consumer.commit(
             {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
         )
+        self.metrics.last_commit.set_to_current_time()
 
     def _rewind(self, batch: Sequence[Any]) -> None:
         """Seek back to the batch's first offsets so the same messages come again."""
@@ -508,21 +510,24 @@ class Ingestor:
     # --- lag ---
 
     def _update_lag(self) -> None:
+        """Between batches (nothing in flight): see streamsuite_ingestor.lag."""
         now = time.monotonic()
         if self.consumer is None or now - self._lag_at < _LAG_EVERY_S:
             return
         self._lag_at = now
-        lags: dict[TopicPartition, int] = collections.OrderedDict()
-        for tp in self.consumer.assignment():
-            try:
-                highwater = self.consumer.highwater(tp)
-                position = self.consumer.position(tp, timeout_ms=0)
-            except KafkaError:
-                continue
-            if highwater is not None and position is not None:
-                lags[tp] = max(0, highwater - position)
-        for tp, lag in lags.items():
-            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        owned = list(self.consumer.assignment())
+        if not owned:
+            return
+        try:
+            # read_committed: the end offsets the broker lists are the last stable offsets.
+            stable = self.consumer.end_offsets(owned, timeout_ms=_LAG_TIMEOUT_MS)
+            positions = {tp: self.consumer.position(tp, timeout_ms=0) for tp in owned}
+        except (KafkaError, AssertionError):
+            return
+        for tp in owned:
+            lag = partition_lag(stable.get(tp), positions.get(tp))
+            if lag is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def forget(self, partitions: Any) -> None:
         for tp in partitions or ():
