@@ -159,7 +159,7 @@ class PublisherService:
         while not self.shutdown.requested:
             self.last_tick = time.monotonic()
             observed = self.spool.scan()
-            metrics.BACKLOG.set(len(observed))
+            metrics.observe_inbox(mtime_ns for _size, mtime_ns in observed.values())
             observed = self._without_unclaimable(observed)
             ready = self.tracker.update(observed, time.monotonic())
             if once and not observed:
@@ -310,6 +310,7 @@ class PublisherService:
             try:
                 self.publisher.publish(messages)
                 metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
+                metrics.LAST_PUBLISH.set_to_current_time()
                 break
             except (KafkaError, KafkaUnavailable, OSError) as exc:
                 if isinstance(exc, RECORD_REJECTIONS) and len(batch) > 1:
