@@ -92,9 +92,6 @@ def run(pytest_args: list[str]) -> int:
     settings.var.mkdir(parents=True)
     layout = NodeLayout.from_env(base)
     node = Node(layout)
-    kubectl = node.kubectl
-    helm = release.Helm(helm_binary(), kubectl, NAMESPACE, RELEASE)
-    report = settings.var / "report.jsonl"
     forwards: list[PortForward] = []
     code = 1
     started = time.monotonic()
@@ -102,38 +99,16 @@ def run(pytest_args: list[str]) -> int:
         say(f"local stack for pods in {settings.var} (Kafka SCRAM and PostgreSQL on "
             f"{layout.node_ip}) ...")  # fmt: skip
         with pod_reachable_stack(settings, layout.node_ip) as kafka:
-            say("starting the node ...")
-            took = node.up(image_tag=IMAGE_TAG)
-            say(f"node Ready, CoreDNS up and images loaded in {took:.1f}s")
-            _install(settings, layout, node, helm, kafka)
-            forwards = _port_forwards(settings, kubectl.env)
-            env = {
-                **kubectl.env,
-                **{k: v for k, v in _read_env(settings.env_file).items()},
-                "HELM": str(helm.binary),
-                "STREAMSUITE_E2E_API_URL": "http://127.0.0.1:8000",
-                "STREAMSUITE_E2E_WEB_URL": "http://127.0.0.1:8080",
-                "STREAMSUITE_E2E_HEALTH_URLS": " ".join(
-                    f"http://127.0.0.1:{f.port}" for f in forwards),
-                "STREAMSUITE_E2E_INBOX_POD": f"{NAMESPACE}/app.kubernetes.io/component=publisher",
-                "STREAMSUITE_K8S_NAMESPACE": NAMESPACE,
-                "STREAMSUITE_K8S_RELEASE": RELEASE,
-                "STREAMSUITE_K8S_REPORT": str(report),
-                "STREAMSUITE_K8S_VOLUMES": str(layout.volumes),
-            }  # fmt: skip
-            say("pytest " + " ".join(SUITE))
-            code = subprocess.call(
-                [sys.executable, "-m", "pytest", *SUITE, "-p", "no:cacheprovider",
-                 *pytest_args],
-                env=env, cwd=settings.root,
-            )  # fmt: skip
-            if code != 0:
-                print(release.diagnostics(kubectl, [NAMESPACE, "kube-system"]), flush=True)
-            _summary(report, started)
+            try:
+                code = _on_the_node(settings, layout, node, kafka, forwards, pytest_args)
+            except StackError as exc:
+                say(f"FAILED: {exc}")
+            if code != 0 and node.running():
+                # While Kafka and PostgreSQL still run, so the logs show the failure itself.
+                print(release.diagnostics(node.kubectl, [NAMESPACE, "kube-system"]), flush=True)
+            _summary(settings.var / "report.jsonl", started)
     except StackError as exc:
         say(f"FAILED: {exc}")
-        if node.running():
-            print(release.diagnostics(kubectl, [NAMESPACE, "kube-system"]), flush=True)
     finally:
         for forward in forwards:
             forward.stop()
@@ -142,6 +117,35 @@ def run(pytest_args: list[str]) -> int:
             "node down; NOT restored: " + "; ".join(left))  # fmt: skip
     # A host left changed fails the run too.
     return code or (1 if left else 0)
+
+
+def _on_the_node(settings: StackSettings, layout: NodeLayout, node: Node, kafka: ScramBroker,
+                 forwards: list[PortForward], pytest_args: list[str]) -> int:  # fmt: skip
+    """Node up, release installed, port-forwards up (added to ``forwards``), the suite run."""
+    kubectl = node.kubectl
+    helm = release.Helm(helm_binary(), kubectl, NAMESPACE, RELEASE)
+    say("starting the node ...")
+    took = node.up(image_tag=IMAGE_TAG)
+    say(f"node Ready, CoreDNS up and images loaded in {took:.1f}s")
+    _install(settings, layout, node, helm, kafka)
+    forwards += _port_forwards(settings, kubectl.env)
+    env = {
+        **kubectl.env,
+        **_read_env(settings.env_file),
+        "HELM": str(helm.binary),
+        "STREAMSUITE_E2E_API_URL": "http://127.0.0.1:8000",
+        "STREAMSUITE_E2E_WEB_URL": "http://127.0.0.1:8080",
+        "STREAMSUITE_E2E_HEALTH_URLS": " ".join(f"http://127.0.0.1:{f.port}" for f in forwards),
+        "STREAMSUITE_E2E_INBOX_POD": f"{NAMESPACE}/app.kubernetes.io/component=publisher",
+        "STREAMSUITE_K8S_NAMESPACE": NAMESPACE,
+        "STREAMSUITE_K8S_RELEASE": RELEASE,
+        "STREAMSUITE_K8S_REPORT": str(settings.var / "report.jsonl"),
+    }
+    say("pytest " + " ".join(SUITE))
+    return subprocess.call(
+        [sys.executable, "-m", "pytest", *SUITE, "-p", "no:cacheprovider", *pytest_args],
+        env=env, cwd=settings.root,
+    )  # fmt: skip
 
 
 def _read_env(path: Path) -> dict[str, str]:

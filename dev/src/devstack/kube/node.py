@@ -24,6 +24,7 @@ from devstack.kube.layout import (
     NodeLayout,
 )
 from devstack.procs import Child, StackError, port_in_use, wait_until
+from devstack.settings import StackSettings
 from streamsuite_common.pids import pid_alive
 
 # In start order; stopped in reverse.
@@ -58,9 +59,11 @@ def preflight(layout: NodeLayout) -> None:
 
 
 def etcd_binary() -> Path:
-    path = Path(os.environ.get("ETCD", ""))
-    if not (path.name and path.is_file()):
-        raise StackError("ETCD does not name the etcd binary: run `make kube-binaries`")
+    """$ETCD (the Makefile sets it), else Debian's etcd as `make kube-binaries` unpacks it."""
+    default = StackSettings.from_env().cache / "tools" / "etcd" / "usr" / "bin" / "etcd"
+    path = Path(os.environ.get("ETCD") or default)
+    if not path.is_file():
+        raise StackError(f"no etcd at {path}: run `make kube-binaries`")
     return path
 
 

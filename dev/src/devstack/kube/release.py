@@ -187,8 +187,24 @@ def wait_ready(kubectl: Kubectl, namespace: str, deployments: int, timeout_s: fl
         if len(done) >= deployments and not unready(current):
             return time.monotonic() - started
         if time.monotonic() - started > timeout_s:
-            raise StackError(f"pods not Ready after {timeout_s:g}s: {', '.join(unready(current))}")
+            waiting = unready(current)
+            why = last_warnings(kubectl, namespace, waiting)
+            raise StackError(f"pods not Ready after {timeout_s:g}s: " + "; ".join(
+                f"{pod}: {why.get(pod, 'no warning event')}" for pod in waiting))  # fmt: skip
         time.sleep(1)
+
+
+def last_warnings(kubectl: Kubectl, namespace: str, names: list[str]) -> dict[str, str]:
+    """The newest Warning event of each named pod, as `Reason: message` (the kubelet's words:
+    a failing probe, a missing Secret key, ...)."""
+    events = kubectl.get("events", "-n", namespace, "--field-selector", "type=Warning")["items"]
+    newest: dict[str, tuple[str, str]] = {}
+    for event in events:
+        pod = event["involvedObject"].get("name", "")
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
+        if pod in names and stamp >= newest.get(pod, ("", ""))[0]:
+            newest[pod] = (stamp, f"{event['reason']}: {event.get('message', '').strip()}")
+    return {pod: text for pod, (_, text) in newest.items()}
 
 
 def pod_table(kubectl: Kubectl, namespace: str) -> str:
