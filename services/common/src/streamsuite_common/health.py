@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,8 +32,37 @@ Check = Callable[[], None]
 """A readiness check returns when the dependency is usable and raises (with why) when not."""
 
 
+DEFAULT_TIMEOUT_S = 2.0
+"""How long ``/readyz`` waits for its checks: well under a probe's timeout (the chart's is 5 s),
+so a dependency that hangs gives a prompt 503 instead of a probe failure on the caller's side."""
+
+
+class _Run:
+    """One run of one check in a daemon thread, so a hung dependency cannot hold the answer."""
+
+    def __init__(self, name: str, check: Check):
+        self.done = threading.Event()
+        self.error: str | None = None
+        threading.Thread(
+            target=self._run, args=(check,), name=f"readiness-{name}", daemon=True
+        ).start()
+
+    def _run(self, check: Check) -> None:
+        try:
+            check()
+        except Exception as exc:
+            self.error = str(exc) or exc.__class__.__name__
+        finally:
+            self.done.set()
+
+
 class Readiness:
-    """Runs the named checks, at most once per ``cache_s`` so probes cannot hammer a dependency."""
+    """Runs the named checks, at most once per ``cache_s`` so probes cannot hammer a dependency.
+
+    The checks run side by side and the answer comes within ``timeout_s``: a check still
+    running then counts as failing ("no answer within ..."). It is not started again while it
+    runs, so a hung dependency costs one thread, not one per probe.
+    """
 
     def __init__(
         self,
@@ -41,11 +71,14 @@ class Readiness:
         service: str,
         registry: CollectorRegistry = REGISTRY,
         cache_s: float = 1.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ):
         self._checks = dict(checks)
         self._cache_s = cache_s
+        self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._last: tuple[float, bool, dict[str, str]] | None = None
+        self._runs: dict[str, _Run] = {}
         self._up = Gauge(
             f"streamsuite_{service.replace('-', '_')}_dependency_up",
             "1 when the dependency answered the last readiness check, else 0",
@@ -59,13 +92,18 @@ class Readiness:
             now = time.monotonic()
             if self._last is not None and now - self._last[0] < self._cache_s:
                 return self._last[1], self._last[2]
-            results: dict[str, str] = {}
             for name, check in self._checks.items():
-                try:
-                    check()
-                    results[name] = "ok"
-                except Exception as exc:
-                    results[name] = str(exc) or exc.__class__.__name__
+                run = self._runs.get(name)
+                if run is None or run.done.is_set():
+                    self._runs[name] = _Run(name, check)
+            deadline = now + self._timeout_s
+            results: dict[str, str] = {}
+            for name in self._checks:
+                run = self._runs[name]
+                if not run.done.wait(max(0.0, deadline - time.monotonic())):
+                    results[name] = f"no answer within {self._timeout_s:g} s"
+                else:
+                    results[name] = run.error or "ok"
                 self._up.labels(name).set(1 if results[name] == "ok" else 0)
             ready = all(result == "ok" for result in results.values())
             self._last = (now, ready, results)
@@ -124,6 +162,15 @@ class HealthServer(ThreadingHTTPServer):
         self.registry = registry
         self.alive = alive
         self._thread = threading.Thread(target=self.serve_forever, name="health", daemon=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line instead of socketserver's traceback on stderr; a client that hung up
+        before its answer (a probe that gave up) is routine."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.info("health client went away", error=exc.__class__.__name__)
+        else:
+            log.error("health request failed", error=f"{exc.__class__.__name__}: {exc}")
 
     @property
     def port(self) -> int:

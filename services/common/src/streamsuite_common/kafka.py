@@ -173,12 +173,13 @@ class KafkaProbe:
     """Readiness check: can we reach the cluster right now?
 
     Keeps one admin client with short timeouts and rebuilds it after a failure, so an outage
-    shows within seconds and recovery needs no restart.
+    shows within seconds and recovery needs no restart. The timeout stays under readiness's
+    own bound (``health.DEFAULT_TIMEOUT_S``), so an outage is reported with its reason.
     """
 
     name = "kafka"
 
-    def __init__(self, settings: KafkaSettings, timeout_s: float = 3.0):
+    def __init__(self, settings: KafkaSettings, timeout_s: float = 1.5):
         self._settings = settings
         self._timeout_ms = int(timeout_s * 1000)
         self._admin: KafkaAdminClient | None = None

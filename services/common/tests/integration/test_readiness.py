@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,7 +139,7 @@ def test_readiness_follows_postgres_going_away_and_coming_back(serve, own_postgr
 
 def test_readiness_follows_kafka_going_away_and_coming_back(serve, own_kafka):
     settings = KafkaSettings(bootstrap_servers=(own_kafka.settings.bootstrap,))
-    base = serve({"kafka": KafkaProbe(settings, timeout_s=2)})
+    base = serve({"kafka": KafkaProbe(settings, timeout_s=1)})
     _wait_for_status(f"{base}/readyz", 200)
 
     own_kafka.stop()
@@ -144,3 +150,69 @@ def test_readiness_follows_kafka_going_away_and_coming_back(serve, own_kafka):
     own_kafka.start()
     own_kafka.wait_ready()
     _wait_for_status(f"{base}/readyz", 200)
+
+
+def _down_broker(**probe: float) -> KafkaProbe:
+    """A real probe of a broker address nothing listens on: it retries until its timeout."""
+    return KafkaProbe(KafkaSettings(bootstrap_servers=(f"127.0.0.1:{free_port()}",)), **probe)
+
+
+def test_readyz_answers_within_its_bound_while_a_check_hangs(serve):
+    # A probe that keeps trying for 30 s stands for any dependency that does not answer.
+    base = serve({"kafka": _down_broker(timeout_s=30), "inbox": lambda: None})
+    for _ in range(2):  # the second probe finds the first run still going and does not stack
+        started = time.monotonic()
+        code, _, body = http_get(f"{base}/readyz", timeout_s=60)
+        elapsed = time.monotonic() - started
+        assert code == 503
+        assert json.loads(body)["checks"] == {"kafka": "no answer within 2 s", "inbox": "ok"}
+        assert elapsed < 5, f"/readyz took {elapsed:.1f} s (the chart's probe timeout is 5 s)"
+    names = [thread.name for thread in threading.enumerate()]
+    assert names.count("readiness-kafka") == 1
+
+
+HEALTH_SERVER = """
+import signal, sys
+from prometheus_client import CollectorRegistry
+from streamsuite_common.config import KafkaSettings, LogSettings
+from streamsuite_common.health import HealthServer, Readiness
+from streamsuite_common.kafka import KafkaProbe
+from streamsuite_common.logs import configure_logging
+
+configure_logging("test", LogSettings(level="info", format="json"))
+probe = KafkaProbe(KafkaSettings(bootstrap_servers=(sys.argv[1],)), timeout_s=5)
+readiness = Readiness({"kafka": probe}, service="test", registry=CollectorRegistry(), cache_s=0)
+server = HealthServer("127.0.0.1", 0, readiness, registry=CollectorRegistry()).start()
+print(f"PORT {server.port}", flush=True)
+signal.pause()
+"""
+
+
+def test_a_probe_that_hangs_up_before_the_answer_leaves_one_log_line():
+    child = subprocess.Popen(
+        [sys.executable, "-c", HEALTH_SERVER, f"127.0.0.1:{free_port()}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True)
+    reader.start()
+    try:
+        port = int(wait_for(lambda: next((x.split()[1] for x in lines if x.startswith("PORT ")),
+                                         None), what="the health server's port"))  # fmt: skip
+        with socket.create_connection(("127.0.0.1", port)) as probe:
+            probe.sendall(b"GET /readyz HTTP/1.1\r\nHost: test\r\n\r\n")
+            # Give up at once, the way a probe does at its timeout: close with a reset.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Either the one line, or (without it) socketserver's traceback ending in the error.
+        ends = ("BrokenPipe", "ConnectionReset")
+        wait_for(lambda: any("went away" in x or x.startswith(ends) for x in lines),
+                 what="the server to notice", timeout_s=30)  # fmt: skip
+    finally:
+        child.terminate()
+        child.wait(10)
+        reader.join(10)
+    output = "".join(lines)
+    assert "Traceback" not in output, output
+    [line] = [json.loads(x) for x in lines if "went away" in x]
+    assert line["event"] == "health client went away"
+    assert line["error"] in ("BrokenPipeError", "ConnectionResetError")
