@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +50,12 @@ def load_config(args: argparse.Namespace) -> PublisherConfig:
     path = Path(inbox)
     if not path.is_dir():
         raise ConfigError(f"PUBLISHER.INBOX: {inbox!r} is not a directory")
+    # access() also answers for a read-only filesystem and an immutable directory.
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"PUBLISHER.INBOX: {inbox!r} is not writable (the publisher moves each file into "
+            "processing/, then processed/ or error/ beside it)"
+        )
     return dataclasses.replace(cfg, publisher=dataclasses.replace(cfg.publisher, inbox=str(path)))
 
 

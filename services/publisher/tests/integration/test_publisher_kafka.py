@@ -419,6 +419,31 @@ def test_missing_inbox_is_a_one_line_config_error(tmp_path):
     ]
 
 
+def test_an_inbox_it_cannot_write_is_a_one_line_config_error(tmp_path):
+    """A read-only volume (found on Kubernetes: a traceback and CrashLoopBackOff before); for
+    root, who ignores permissions, an immutable directory stands in for it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(inbox)], check=True)
+    else:
+        inbox.chmod(0o555)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "streamsuite_publisher", "--dir", str(inbox)],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={"STREAMSUITE_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9092", "PATH": "/usr/bin"},
+        )  # fmt: skip
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(inbox)], check=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"streamsuite-publisher: config error: PUBLISHER.INBOX: '{inbox}' is not writable (the "
+        "publisher moves each file into processing/, then processed/ or error/ beside it)"
+    ]
+
+
 # --- no input and no fault stops the publisher ---
 
 
