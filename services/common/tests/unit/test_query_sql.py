@@ -12,7 +12,10 @@ from streamsuite_common.query.sql import (
     dead_letters_page_sql,
     record_by_id_sql,
     records_after_sql,
+    records_below_sql,
     records_page_sql,
+    records_window_sql,
+    uses_payload_index,
 )
 
 EVIL = "x'); DROP TABLE records; --"
@@ -76,3 +79,14 @@ def test_record_json_splices_the_payload_text_verbatim():
     text = record_json(row)
     assert '"payload":{"n": 0.1000000000000000000001}' in text
     assert text.endswith('"ingested_at":"2026-01-01T00:00:00Z"}')
+
+
+def test_document_filters_read_a_window_then_the_index():
+    assert uses_payload_index(RecordFilter(contains="{}"))
+    assert not uses_payload_index(RecordFilter(has_key=("a",), kind="relational"))
+    text, params = _check(records_window_sql(EVERYTHING, 50_001, 11))
+    assert "id < %(top)s AND id >= %(floor)s" in text
+    assert (params["top"], params["floor"], params["limit"]) == (50_001, 40_001, 11)
+    text, params = _check(records_below_sql(EVERYTHING, 40_001, 11))
+    assert "OFFSET 0) matches ORDER BY id DESC LIMIT %(limit)s" in text
+    assert params["below"] == 40_001

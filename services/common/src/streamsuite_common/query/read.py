@@ -84,8 +84,22 @@ def _page(
 
 
 def list_records(conn: Connection, f: RecordFilter, page: Page, codec: CursorCodec) -> JsonPage:
-    rows = _execute(conn, sql.records_page_sql(f, page), f)
+    if sql.uses_payload_index(f):
+        rows = _payload_rows(conn, f, page)
+    else:
+        rows = _execute(conn, sql.records_page_sql(f, page), f)
     return _page(rows, page, codec, RECORDS_SCOPE, render.record_json)
+
+
+def _payload_rows(conn: Connection, f: RecordFilter, page: Page) -> list:
+    """One row more than the page, newest first, in two bounded steps (see ``sql``)."""
+    want = page.limit + 1
+    top = page.before_id if page.before_id is not None else latest_record_id(conn) + 1
+    rows = _execute(conn, sql.records_window_sql(f, top, want), f)
+    below = top - sql.PAYLOAD_WINDOW
+    if len(rows) < want and below > 1:
+        rows += _execute(conn, sql.records_below_sql(f, below, want - len(rows)), f)
+    return rows
 
 
 def get_record(conn: Connection, record_id: int) -> str | None:

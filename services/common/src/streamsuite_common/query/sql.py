@@ -87,6 +87,47 @@ def records_page_sql(f: RecordFilter, page: Page) -> Statement:
     return _page_sql("records", RECORD_COLUMNS, where, params, page)
 
 
+# Document filters (`key`+`value`, `contains`, `jsonpath`) are served by the GIN index, but
+# with ORDER BY id DESC LIMIT the planner walks records_pkey backwards whenever it expects the
+# matches to be spread evenly, and reads the whole table when they are all old or rare. So a
+# page of them is read in two bounded steps (``read.list_records``): the newest
+# PAYLOAD_WINDOW ids only, then, if that did not fill the page, the matches below them from
+# the index, newest sorted out of the candidates.
+PAYLOAD_WINDOW = 10_000
+
+
+def uses_payload_index(f: RecordFilter) -> bool:
+    return f.key is not None or f.contains is not None or f.jsonpath is not None
+
+
+def records_window_sql(f: RecordFilter, top: int, limit: int) -> Statement:
+    """Newest first, among the PAYLOAD_WINDOW ids below ``top`` only: a bounded walk."""
+    where, params = record_conditions(f)
+    where += ["id < %(top)s", "id >= %(floor)s"]
+    params.update(top=top, floor=top - PAYLOAD_WINDOW, limit=limit)
+    return (
+        f"SELECT {RECORD_COLUMNS} FROM records WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY id DESC LIMIT %(limit)s",
+        params,
+    )
+
+
+def records_below_sql(f: RecordFilter, below: int, limit: int) -> Statement:
+    """Newest first below ``below``, from the matching ids: ``OFFSET 0`` fences the
+    candidate subquery so the planner cannot turn it back into a backwards walk of the
+    primary key; it reads the GIN index (or, for a filter it cannot serve, one scan), and
+    only the ``limit`` newest ids are fetched whole."""
+    where, params = record_conditions(f)
+    where.append("id < %(below)s")
+    params.update(below=below, limit=limit)
+    return (
+        f"SELECT {RECORD_COLUMNS} FROM records WHERE id = ANY(ARRAY("  # noqa: S608
+        f"SELECT id FROM (SELECT id FROM records WHERE {' AND '.join(where)} OFFSET 0) matches "
+        "ORDER BY id DESC LIMIT %(limit)s)) ORDER BY id DESC",
+        params,
+    )
+
+
 def record_by_id_sql(record_id: int) -> Statement:
     return f"SELECT {RECORD_COLUMNS} FROM records WHERE id = %(id)s", {"id": record_id}  # noqa: S608
 
