@@ -40,7 +40,9 @@ KUBE_NODE_BINARIES := $(addprefix $(KUBE_BIN)/,kube-controller-manager kube-sche
 COREDNS := $(TOOLS)/coredns/coredns
 ETCD := $(TOOLS)/etcd/usr/bin/etcd
 KUBE_LDFLAGS := $(foreach kv,gitVersion=$(KUBE_VERSION) gitMajor=1 gitMinor=34,-X k8s.io/component-base/version.$(kv))
-export HELM HELM4 KUBE_APISERVER KUBE_BIN COREDNS ETCD
+# promtool checks and unit-tests the chart's alert rules: Debian's prometheus package, unpacked.
+PROMTOOL := $(TOOLS)/prometheus/usr/bin/promtool
+export HELM HELM4 KUBE_APISERVER KUBE_BIN COREDNS ETCD PROMTOOL
 # CI tools from the Go module proxy: actionlint for .github/ (make lint), kind for make kind-e2e
 # (v0.30.0: the release dev/ci/kind-e2e.sh's digest-pinned node images were built for).
 ACTIONLINT_VERSION := v1.7.12
@@ -102,6 +104,12 @@ $(ETCD):
 	cd $(CACHE)/debs/etcd && { apt-get download etcd-server 2>/dev/null \
 		|| { $$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get update -qq && apt-get download etcd-server; }; }
 	dpkg-deb -x $(CACHE)/debs/etcd/etcd-server_*.deb $(TOOLS)/etcd
+
+$(PROMTOOL):
+	rm -rf $(CACHE)/debs/prometheus && mkdir -p $(CACHE)/debs/prometheus
+	cd $(CACHE)/debs/prometheus && { apt-get download prometheus 2>/dev/null \
+		|| { $$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x $(CACHE)/debs/prometheus/prometheus_*.deb $(TOOLS)/prometheus
 
 .PHONY: kube-apiserver
 kube-apiserver: $(KUBE_APISERVER) $(ETCD) ## build kube-apiserver and unpack etcd into .cache/tools (chart install tests)
@@ -172,7 +180,7 @@ test: lint chart-test system-deps ## every check: lint, the chart, all tests on 
 	$(MAKE) --no-print-directory base-image images container-test kube-e2e
 
 .PHONY: chart-test
-chart-test: venv helm kube-apiserver ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests
+chart-test: venv helm kube-apiserver $(PROMTOOL) ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests (alert rules with promtool)
 	$(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	HELM=$(HELM4) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check

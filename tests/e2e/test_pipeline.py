@@ -99,7 +99,9 @@ def test_a_json_lines_file_becomes_one_record_per_line(target):
     assert all(person in page for person in people)
 
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "helm" / "streamsuite" / "dashboards"
+CHART = Path(__file__).resolve().parents[2] / "helm" / "streamsuite"
+DASHBOARDS = CHART / "dashboards"
+ALERT_RULES = CHART / "templates" / "monitoring" / "prometheusrule.yaml"
 # Labels Prometheus adds from the scrape target, never in a service's own /metrics.
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "le"}
 
@@ -126,9 +128,26 @@ def _exposed(bases: list[str]) -> dict[str, set[str]]:
     return exposed
 
 
+def _alert_expressions() -> list[str]:
+    """The `expr: |-` blocks of the chart's alert rules, Helm actions (the release's namespace and
+    job matchers, the thresholds) left out."""
+    exprs: list[str] = []
+    lines = ALERT_RULES.read_text().splitlines()
+    for n, line in enumerate(lines):
+        if line.strip() == "expr: |-":
+            indent = len(line) - len(line.lstrip()) + 2
+            block = []
+            for following in lines[n + 1 :]:
+                if len(following) - len(following.lstrip()) < indent:
+                    break
+                block.append(following.strip())
+            exprs.append(re.sub(r"\{\{.*?\}\}", "", " ".join(block)))
+    return exprs
+
+
 def test_the_grafana_dashboard_queries_what_the_services_expose(target):
-    """Every metric a dashboard panel queries exists, with the labels it groups and filters by.
-    Runs after the pipeline tests above, so the labelled counters have samples to compare."""
+    """Every metric a dashboard panel or an alert rule queries exists, with the labels it groups
+    and filters by. Runs after the pipeline tests above, so the labelled counters have samples."""
     exposed = _exposed(target.health)
     assert exposed.get("streamsuite_ingestor_records_total"), "no records counted yet"
     queries = [
@@ -138,6 +157,9 @@ def test_the_grafana_dashboard_queries_what_the_services_expose(target):
         for t in panel.get("targets", [])
     ]
     assert queries
+    alerts = _alert_expressions()
+    assert len(alerts) == ALERT_RULES.read_text().count("- alert: ")
+    queries += alerts
     for expr in queries:
         grouped = {g.strip() for by in re.findall(r"by \(([^)]*)\)", expr) for g in by.split(",")}
         filtered = set(re.findall(r'(\w+)=~?"', expr))
