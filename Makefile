@@ -49,6 +49,10 @@ ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS)/actionlint-$(ACTIONLINT_VERSION)/actionlint
 KIND_VERSION := v0.30.0
 KIND := $(TOOLS)/kind-$(KIND_VERSION)/kind
+# helm-docs writes the chart's README.md from README.md.gotmpl and values.yaml's `# --` comments.
+HELM_DOCS_VERSION := v1.14.2
+HELM_DOCS := $(TOOLS)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
+HELM_DOCS_ARGS := --chart-search-root $(CHART) --log-level warning
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
@@ -98,6 +102,10 @@ $(ACTIONLINT):
 $(KIND):
 	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build kind" >&2; exit 1; }
 	GOBIN=$(@D) $(GO_ENV) go install sigs.k8s.io/kind@$(KIND_VERSION)
+
+$(HELM_DOCS):
+	@command -v go >/dev/null || { echo "go not found: install Go 1.24+ to build helm-docs" >&2; exit 1; }
+	GOBIN=$(@D) $(GO_ENV) go install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION)
 
 $(ETCD):
 	rm -rf $(CACHE)/debs/etcd && mkdir -p $(CACHE)/debs/etcd
@@ -180,11 +188,16 @@ test: lint chart-test system-deps ## every check: lint, the chart, all tests on 
 	$(MAKE) --no-print-directory base-image images container-test kube-e2e
 
 .PHONY: chart-test
-chart-test: venv helm kube-apiserver $(PROMTOOL) ## the Helm chart: lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests (alert rules with promtool)
+chart-test: venv helm kube-apiserver $(PROMTOOL) $(HELM_DOCS) ## the Helm chart: README drift, lint, render every option set, validate offline (K8s 1.31/1.34, CRDs), k8s/ drift, chart tests (alert rules with promtool)
+	@$(HELM_DOCS) $(HELM_DOCS_ARGS) --dry-run | cmp -s - $(CHART)/README.md || { echo "$(CHART)/README.md is out of date: run make chart-docs" >&2; exit 1; }
 	$(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	HELM=$(HELM4) $(BIN)/python -m devstack.chartcheck check --chart $(CHART)
 	$(BIN)/python -m devstack.chartcheck render --chart $(CHART) --values $(CHART)/ci/k8s-values.yaml --out k8s --check
 	$(BIN)/pytest -m chart tests/chart
+
+.PHONY: chart-docs
+chart-docs: $(HELM_DOCS) ## regenerate helm/streamsuite/README.md from its README.md.gotmpl and values.yaml (helm-docs)
+	$(HELM_DOCS) $(HELM_DOCS_ARGS)
 
 .PHONY: k8s
 k8s: venv $(HELM) ## render the plain manifests in k8s/ from the chart
