@@ -110,3 +110,16 @@ def test_notes_print_the_port_forward_and_a_first_file(tmp_path):
     # A cold Strimzi start takes longer than helm's default 5m wait.
     assert "`--timeout 15m`" in rendered
     assert "--for=condition=Ready --timeout=900s" in rendered
+    assert "PrometheusRule" not in rendered  # no monitoring API, no rules
+    text = helm.template(
+        chart,
+        release="demo",
+        namespace="data",
+        kube_version="v1.34.0",
+        api_versions=["monitoring.coreos.com/v1"],
+    )
+    notes = [d for d in yaml.safe_load_all(text) if d and d["metadata"]["name"] == "notes"]
+    assert (
+        "The PrometheusRule demo-streamsuite holds the alerts; their runbooks: https://"
+        in (notes[0]["data"]["notes"])
+    )
