@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg2
 from psycopg2 import sql
 
+from devstack import pg_lock
 from devstack.procs import Child, StackError, require_free_port, wait_until
 from devstack.settings import StackSettings
 
@@ -113,6 +114,8 @@ class LocalPostgres:
         )  # fmt: skip
 
     def start(self) -> None:
+        # First, as a killed server's processes may hold the port until they have exited.
+        self._clear_stale_lock()
         require_free_port(self.settings.pg_port, "PostgreSQL", "DEVSTACK_PG_PORT")
         binaries = bin_dir()
         user = None
@@ -150,6 +153,27 @@ class LocalPostgres:
             # SIGINT is PostgreSQL's "fast shutdown": roll back sessions, checkpoint, exit.
             stop_signal=signal.SIGINT,
         ).start()  # fmt: skip
+
+    def _clear_stale_lock(self) -> None:
+        """After a kill -9 the dead server's lock files stay and PostgreSQL may refuse to start
+        (its pid can look alive: a zombie, a reused pid). Once its backends have left the
+        shared memory, remove them (``pg_lock``); a server still running is an error."""
+        try:
+            recorded = pg_lock.parse_pid_file((self.data / "postmaster.pid").read_text())
+        except FileNotFoundError:
+            return
+        if recorded is None:
+            return  # half-written: PostgreSQL judges it itself
+        if pg_lock.postmaster_alive(recorded.pid, str(self.data)):
+            raise StackError(
+                f"PostgreSQL (pid {recorded.pid}) still runs on {self.data}: stop it first"
+            )
+        wait_until(
+            lambda: pg_lock.stale_lock(self.data) is not None,
+            what="the killed PostgreSQL's backends to leave its shared memory",
+            timeout_s=60,
+        )
+        pg_lock.remove_stale_files(self.data, self.sockets, recorded)
 
     def _allow_client_networks(self) -> None:
         hba = self.data / "pg_hba.conf"
