@@ -52,7 +52,7 @@ KIND := $(TOOLS)/kind-$(KIND_VERSION)/kind
 # helm-docs writes the chart's README.md from README.md.gotmpl and values.yaml's `# --` comments.
 HELM_DOCS_VERSION := v1.14.2
 HELM_DOCS := $(TOOLS)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
-HELM_DOCS_ARGS := --chart-search-root $(CHART) --log-level warning
+HELM_DOCS_ARGS := --chart-search-root $(CHART) --sort-values-order file --log-level warning
 
 PACKAGES := services/common services/publisher services/ingestor services/query-api services/web dev
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
