@@ -163,3 +163,15 @@ def test_bad_bodies_name_the_problem(body, message):
     with pytest.raises(InvalidQuery) as caught:
         parse_key_value_body(body)
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_timestamps_are_bound_in_utc_whatever_offset_rfc_3339_allows():
+    from streamsuite_common.query.filters import parse_timestamp
+
+    # PostgreSQL refuses an offset of +23:03; the same instant in UTC it takes.
+    assert parse_timestamp("since", "6486-07-07T04:20:45+23:03") == datetime(
+        6486, 7, 6, 5, 17, 45, tzinfo=UTC
+    )
+    assert parse_timestamp("since", "2026-01-31T12:00:00+02:00").utcoffset().total_seconds() == 0
+    # Beyond Python's range in UTC: the earliest / latest moment, which selects the same.
+    assert parse_timestamp("since", "0001-01-01T00:00:00+05:00") == datetime.min.replace(tzinfo=UTC)

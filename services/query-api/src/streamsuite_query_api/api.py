@@ -22,7 +22,7 @@ from streamsuite_common.query import (
 )
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
-from streamsuite_common.query.values import MAX_KEY_CHARS
+from streamsuite_common.query.values import KEY_PATH_PATTERN, MAX_KEY_CHARS, TEXT_PATTERN
 from streamsuite_common.stream_slots import Slot, StreamSlots
 from streamsuite_query_api import models, stream
 from streamsuite_query_api.errors import ApiError
@@ -64,13 +64,21 @@ def json_response(text: str, status: int = 200, headers: dict | None = None) -> 
 
 # --- parameter declarations: for the OpenAPI document; the query layer does the parsing ---
 
+# What the query layer refuses, stated in the document (documentation only: the query layer
+# enforces it with a message naming the parameter): no empty text (leave the parameter out),
+# no NUL character, and a key path of 1..32 non-empty dot-separated segments.
+_TEXT = {"minLength": 1, "pattern": TEXT_PATTERN}
+_KEY_PATH = {"minLength": 1, "pattern": KEY_PATH_PATTERN}
+
 KeyParam = Annotated[
     str | None,
     Query(
         max_length=MAX_KEY_CHARS,
-        description="Dotted key path (`address.city`; `items.0.price` indexes arrays). "
-        "Needs `value`. Served by the GIN index on `payload`.",
+        description="Dotted key path (`address.city`; `items.0.price` indexes arrays; at most "
+        "4 digits-only segments). Needs `value`, and `value` needs it. Served by the GIN "
+        "index on `payload`.",
         examples=["age"],
+        json_schema_extra=_KEY_PATH,
     ),
 ]
 ValueParam = Annotated[
@@ -78,8 +86,9 @@ ValueParam = Annotated[
     Query(
         description="Value at `key`, typed: parsed as JSON when it is valid JSON (`30` the "
         'number, `"30"` the string, `true`, `null`, `{"a":1}`), else taken as a string '
-        "(`London`). Equality, including for objects and arrays.",
+        "(`London`). Equality, including for objects and arrays. Needs `key`.",
         examples=["36"],
+        json_schema_extra=_TEXT,
     ),
 ]
 HasKeyParam = Annotated[
@@ -88,6 +97,7 @@ HasKeyParam = Annotated[
         max_length=MAX_KEY_CHARS,
         description="Dotted key path that must exist (its value may be null). Not indexed.",
         examples=["address.city"],
+        json_schema_extra=_KEY_PATH,
     ),
 ]
 ContainsParam = Annotated[
@@ -97,6 +107,7 @@ ContainsParam = Annotated[
         '`{"tags":["x"]}` matches a document whose `tags` array holds `"x"`; a top-level '
         "array matches when one of its elements contains the fragment.",
         examples=['{"address":{"city":"London"}}'],
+        json_schema_extra=_TEXT,
     ),
 ]
 JsonPathParam = Annotated[
@@ -107,17 +118,23 @@ JsonPathParam = Annotated[
         "expression without a predicate (`$.a ? (@ > 1)`) matches nothing; wrap it in "
         "`exists(...)`.",
         examples=["$.age > 30"],
+        json_schema_extra=_TEXT,
     ),
 ]
 KindParam = Annotated[Literal["relational", "unstructured"] | None, Query()]
-NameParam = Annotated[str | None, Query(description="Typed `name`, exact match.")]
+NameParam = Annotated[
+    str | None, Query(description="Typed `name`, exact match.", json_schema_extra=_TEXT)
+]
 AgeMinParam = Annotated[
     int | None, Query(description="Typed `age` at least this.", ge=-(2**31), le=2**31 - 1)
 ]
 AgeMaxParam = Annotated[
-    int | None, Query(description="Typed `age` at most this.", ge=-(2**31), le=2**31 - 1)
+    int | None,
+    Query(description="Typed `age` at most this; not below `age_min`.", ge=-(2**31), le=2**31 - 1),
 ]
-SourceParam = Annotated[str | None, Query(description="Source file path, exact match.")]
+SourceParam = Annotated[
+    str | None, Query(description="Source file path, exact match.", json_schema_extra=_TEXT)
+]
 # Declared as strings in date-time format: the query layer parses them (and repairs a '+'
 # that arrived decoded as a space), so one parser decides for the API and the web UI.
 _DATE_TIME = {"format": "date-time"}
@@ -132,7 +149,8 @@ SinceParam = Annotated[
 UntilParam = Annotated[
     str | None,
     Query(
-        description="RFC 3339; `ingested_at` before it (exclusive).", json_schema_extra=_DATE_TIME
+        description="RFC 3339; `ingested_at` before it (exclusive). Later than `since`.",
+        json_schema_extra=_DATE_TIME,
     ),
 ]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1..{MAX_LIMIT}.")]
@@ -142,6 +160,7 @@ CursorParam = Annotated[
         max_length=200,
         description="`next_cursor` of the previous page: opaque and signed; the order (newest "
         "first, by id) stays stable while new records arrive.",
+        json_schema_extra=_TEXT,
     ),
 ]
 
@@ -246,15 +265,21 @@ async def get_record(
 )
 async def list_dead_letters(
     request: Request,
-    reason: Annotated[str | None, Query(description="e.g. `invalid-json`")] = None,
-    origin: Annotated[str | None, Query(description="`publisher`, `ingestor`, `web`")] = None,
-    stage: Annotated[str | None, Query()] = None,
+    reason: Annotated[
+        str | None, Query(description="e.g. `invalid-json`", json_schema_extra=_TEXT)
+    ] = None,
+    origin: Annotated[
+        str | None,
+        Query(description="`publisher`, `ingestor`, `web`", json_schema_extra=_TEXT),
+    ] = None,
+    stage: Annotated[str | None, Query(json_schema_extra=_TEXT)] = None,
     source: SourceParam = None,
     since: Annotated[
         str | None, Query(description="`created_at` at or after.", json_schema_extra=_DATE_TIME)
     ] = None,
     until: Annotated[
-        str | None, Query(description="`created_at` before.", json_schema_extra=_DATE_TIME)
+        str | None,
+        Query(description="`created_at` before; later than `since`.", json_schema_extra=_DATE_TIME),
     ] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,

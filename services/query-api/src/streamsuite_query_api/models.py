@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamsuite_common.query.values import KEY_PATH_PATTERN, TEXT_PATTERN
+
 RECORD_EXAMPLE: dict[str, Any] = {
     "id": 4211,
     "kind": "relational",
@@ -136,6 +138,24 @@ class Stats(BaseModel):
     last_record_id: int | None
 
 
+def json_value_schema(depth: int = 3) -> dict:
+    """Any JSON value whose strings (and object keys) hold no NUL character, which no stored
+    document can hold; nested ``depth`` levels here (JSON Schema without a ``$ref``, as the
+    body schema is inlined), deeper values are accepted all the same."""
+    text = {"type": "string", "pattern": TEXT_PATTERN}
+    scalars: list[dict] = [text, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+    if depth == 0:
+        return {"anyOf": scalars}
+    inner = json_value_schema(depth - 1)
+    return {
+        "anyOf": [
+            *scalars,
+            {"type": "array", "items": inner},
+            {"type": "object", "propertyNames": text, "additionalProperties": inner},
+        ]
+    }
+
+
 class KeyValueQuery(BaseModel):
     """Documents whose value at `key` equals `value`, type included."""
 
@@ -153,12 +173,15 @@ class KeyValueQuery(BaseModel):
     key: str = Field(
         min_length=1,
         max_length=256,
+        pattern=KEY_PATH_PATTERN,
         description="Dotted path: `address.city`; a digits-only segment also indexes arrays "
-        "(`items.0.price`).",
+        "(`items.0.price`; at most 4 such segments).",
     )
     value: Any = Field(
         description='Any JSON value, matched with its type: `30` matches the number, `"30"` '
-        "the string; objects and arrays match when equal."
+        "the string; objects and arrays match when equal. No string in it may hold a NUL "
+        "character.",
+        json_schema_extra=json_value_schema(),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from streamsuite_common.query.cursor import CursorCodec, CursorError
@@ -138,7 +138,16 @@ def parse_timestamp(name: str, text: str) -> datetime:
         )
     if moment.tzinfo is None:
         raise InvalidQuery(name, "needs a UTC offset (Z or +hh:mm)")
-    return moment
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that RFC 3339 allows (+23:03).
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Within a day of year 1 or 9999: no record is stored there, so the bound means the same.
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if moment.year == 1
+            else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def _time_range(values: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:

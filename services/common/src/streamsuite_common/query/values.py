@@ -18,6 +18,10 @@ MAX_PATH_SEGMENTS = 32
 # Each digits-only segment may be an array index or an object key: 2**n containment
 # alternatives, so their number is bounded.
 MAX_INDEX_SEGMENTS = 4
+# The same rules as JSON Schema patterns (ECMA 262), for the OpenAPI document: text without
+# NUL, and a key path of 1..MAX_PATH_SEGMENTS non-empty segments.
+TEXT_PATTERN = "^[^\\x00]*$"
+KEY_PATH_PATTERN = f"^[^.\\x00]+(\\.[^.\\x00]+){{0,{MAX_PATH_SEGMENTS - 1}}}$"
 MAX_JSON_DEPTH = 64
 
 
