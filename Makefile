@@ -40,7 +40,8 @@ KUBE_NODE_BINARIES := $(addprefix $(KUBE_BIN)/,kube-controller-manager kube-sche
 COREDNS := $(TOOLS)/coredns/coredns
 ETCD := $(TOOLS)/etcd/usr/bin/etcd
 KUBE_LDFLAGS := $(foreach kv,gitVersion=$(KUBE_VERSION) gitMajor=1 gitMinor=34,-X k8s.io/component-base/version.$(kv))
-# promtool checks and unit-tests the chart's alert rules: Debian's prometheus package, unpacked.
+# promtool checks and unit-tests the chart's alert rules: Debian's prometheus package, unpacked
+# (its prometheus binary runs `make prometheus`).
 PROMTOOL := $(TOOLS)/prometheus/usr/bin/promtool
 export HELM HELM4 KUBE_APISERVER KUBE_BIN COREDNS ETCD PROMTOOL
 # CI tools from the Go module proxy: actionlint for .github/ (make lint), kind for make kind-e2e
@@ -157,6 +158,10 @@ status: venv ## show what the local stack runs and whether it answers
 .PHONY: logs
 logs: venv ## follow the logs of the local stack
 	@$(BIN)/devstack logs
+
+.PHONY: prometheus
+prometheus: venv $(HELM) $(PROMTOOL) ## a local Prometheus that scrapes `make up`'s services and loads the chart's alert rules (:9090)
+	@$(BIN)/python -m devstack.prometheus
 
 # --- checks ---
 

@@ -1,0 +1,117 @@
+"""A local Prometheus for the local stack (`make prometheus`): it scrapes the four services and
+loads the chart's alert rules, so the alerts can be seen pending and firing without Kubernetes.
+
+The rules are the chart's, rendered by helm for the release "streamsuite" in the namespace
+"local"; each scrape job is named like the Service on Kubernetes (streamsuite-<service>) and
+labels its series namespace="local" and pod="<service>", so every rule matches unchanged.
+Prometheus is Debian's (the package promtool comes from, unpacked into .cache/tools), its state
+in var/prometheus/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devstack.chartcheck import helm
+from devstack.services import SERVICES
+from devstack.settings import StackSettings, repo_root
+
+NAMESPACE = "local"
+RELEASE = "streamsuite"
+MONITORING_API = "monitoring.coreos.com/v1"
+DEFAULT_PORT = 9090
+
+
+def prometheus_binary(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    cache = Path(env.get("STREAMSUITE_CACHE", repo_root() / ".cache"))
+    return Path(env.get("PROMETHEUS", cache / "tools/prometheus/usr/bin/prometheus"))
+
+
+def rule_groups(chart: Path | None = None) -> list[dict[str, Any]]:
+    """The groups of the chart's PrometheusRule, rendered for the local namespace."""
+    text = helm.template(
+        chart or repo_root() / "helm" / "streamsuite",
+        release=RELEASE,
+        namespace=NAMESPACE,
+        api_versions=[MONITORING_API],
+    )
+    for doc in yaml.safe_load_all(text):
+        if doc and doc.get("kind") == "PrometheusRule":
+            return doc["spec"]["groups"]
+    raise RuntimeError("the chart rendered no PrometheusRule")
+
+
+def stack_targets(settings: StackSettings) -> dict[str, str]:
+    """Service name → host:port of its /metrics in the local stack."""
+    return {s.name: f"127.0.0.1:{settings.service_port(s.port)}" for s in SERVICES}
+
+
+def config(targets: Mapping[str, str], rules_file: Path, interval: str) -> dict[str, Any]:
+    """prometheus.yml: one job per service, labelled as the chart's ServiceMonitors would be."""
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(rules_file)],
+        "scrape_configs": [
+            {
+                "job_name": f"{RELEASE}-{name}",
+                "static_configs": [
+                    {"targets": [address], "labels": {"namespace": NAMESPACE, "pod": name}}
+                ],
+            }
+            for name, address in sorted(targets.items())
+        ],
+    }
+
+
+def prepare(directory: Path, targets: Mapping[str, str], interval: str = "5s") -> Path:
+    """Write the rules and prometheus.yml under ``directory``; returns the config file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rules = directory / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+    path = directory / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config(targets, rules, interval), sort_keys=False))
+    return path
+
+
+def command(binary: Path, config_file: Path, data: Path, port: int) -> list[str]:
+    return [
+        str(binary),
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack.prometheus", description=__doc__)
+    parser.add_argument("--port", type=int, help=f"default {DEFAULT_PORT} + the port offset")
+    parser.add_argument("--interval", default="5s", help="scrape and rule evaluation interval")
+    args = parser.parse_args(argv)
+    settings = StackSettings.from_env()
+    port = args.port or settings.service_port(DEFAULT_PORT)
+    directory = settings.var / "prometheus"
+    config_file = prepare(directory, stack_targets(settings), args.interval)
+    binary = prometheus_binary()
+    if not binary.is_file():
+        print(f"prometheus not found at {binary}: run make prometheus", file=sys.stderr)
+        return 2
+    print(f"Prometheus on http://127.0.0.1:{port}/alerts (rules: {directory / 'rules.yaml'})")
+    sys.stdout.flush()
+    try:  # Ctrl-C reaches Prometheus too (same process group); it stops cleanly
+        return subprocess.call(command(binary, config_file, directory / "data", port))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
