@@ -36,12 +36,14 @@ def prometheus_binary(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("PROMETHEUS", cache / "tools/prometheus/usr/bin/prometheus"))
 
 
-def rule_groups(chart: Path | None = None) -> list[dict[str, Any]]:
-    """The groups of the chart's PrometheusRule, rendered for the local namespace."""
+def rule_groups(set_values: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The groups of the chart's PrometheusRule, rendered for the local namespace (``set_values``:
+    e.g. lower thresholds, as `helm --set` takes them)."""
     text = helm.template(
-        chart or repo_root() / "helm" / "streamsuite",
+        repo_root() / "helm" / "streamsuite",
         release=RELEASE,
         namespace=NAMESPACE,
+        set_values=set_values,
         api_versions=[MONITORING_API],
     )
     for doc in yaml.safe_load_all(text):
@@ -72,11 +74,16 @@ def config(targets: Mapping[str, str], rules_file: Path, interval: str) -> dict[
     }
 
 
-def prepare(directory: Path, targets: Mapping[str, str], interval: str = "5s") -> Path:
+def prepare(
+    directory: Path,
+    targets: Mapping[str, str],
+    interval: str = "5s",
+    set_values: Mapping[str, str] | None = None,
+) -> Path:
     """Write the rules and prometheus.yml under ``directory``; returns the config file."""
     directory.mkdir(parents=True, exist_ok=True)
     rules = directory / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+    rules.write_text(yaml.safe_dump({"groups": rule_groups(set_values)}, sort_keys=False))
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config(targets, rules, interval), sort_keys=False))
     return path
@@ -90,6 +97,11 @@ def command(binary: Path, config_file: Path, data: Path, port: int) -> list[str]
         f"--web.listen-address=127.0.0.1:{port}",
         "--log.level=warn",
     ]
+
+
+def start(binary: Path, config_file: Path, data: Path, port: int) -> subprocess.Popen:
+    """Prometheus in the background (for tests); its warnings go to stderr."""
+    return subprocess.Popen(command(binary, config_file, data, port), stdout=subprocess.DEVNULL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

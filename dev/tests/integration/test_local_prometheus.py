@@ -74,7 +74,7 @@ def test_the_rules_trip_on_the_local_processes(kafka_settings, make_topic, tmp_p
     config_file = prometheus.prepare(tmp_path / "prometheus", targets, interval="1s")
     binary = prometheus.prometheus_binary()
     assert binary.is_file(), f"{binary}: `make chart-test` or `make prometheus` unpacks it"
-    server = _start(prometheus.command(binary, config_file, tmp_path / "data", port))
+    server = prometheus.start(binary, config_file, tmp_path / "data", port)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: http_status(f"{base}/-/ready") == 200, what="Prometheus ready")

@@ -217,6 +217,7 @@ def config_file(cfg: IngestorConfig, path: Path) -> Path:
             "ROUTES_FILE": cfg.ingestor.routes_file,
             "MAX_BATCH_BYTES": cfg.ingestor.max_batch_bytes,
             "FETCH_STALL_S": cfg.ingestor.fetch_stall_s,
+            "LOCK_TIMEOUT_S": cfg.ingestor.lock_timeout_s,
         },
     }
     path.write_text(yaml.safe_dump(tree))
