@@ -222,6 +222,10 @@ kube-down: venv ## stop it and put the host back as it was found
 kube-e2e: venv stack-deps kube-deps kube-binaries helm ## the chart on that node (images from `make images`): install, e2e suite, restarts, upgrade, uninstall
 	@$(BIN)/devstack kube e2e $(PYTEST_ARGS)
 
+.PHONY: chaos
+chaos: venv stack-deps ## SIGKILL every service, kill -9 the broker and PostgreSQL while files flow; 0 lost, 0 duplicated or it fails (CHAOS_ARGS=...)
+	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
+
 .PHONY: bench
 bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
 	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done'
