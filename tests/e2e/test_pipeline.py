@@ -75,6 +75,11 @@ def test_a_broken_file_becomes_a_dead_letter(target):
     ]
     assert not _items(f"{target.api}/api/v1/records?{query}")
 
+    status, content_type, page = http_get(f"{target.web}/dead-letters?{query}")
+    assert (status, content_type.split(";")[0]) == (200, "text/html")
+    assert name in page
+    assert "invalid-json" in page
+
 
 def test_a_json_lines_file_becomes_one_record_per_line(target):
     name = f"{unique('e2e-lines')}.jsonl"
