@@ -62,6 +62,24 @@ def test_a_dropped_file_reaches_the_api_and_the_web_ui(target):
     assert name in page
 
 
+def test_numbers_come_out_of_the_api_exactly_as_they_were_written(target):
+    """JSON is forwarded as written and stored as JSONB numerics: no digit is lost to a float on
+    the way from the file to the API's answer."""
+    name = f"{unique('e2e-numbers')}.json"
+    exact = ("19.990000000000000000001", "12345678901234567890.5")
+    document = f'{{"name": "{unique("Gauss")}", "price": {exact[0]}, "big": {exact[1]}}}'
+    target.inbox.drop(name, document.encode())
+
+    query = urllib.parse.urlencode({"source": name})
+    url = f"{target.api}/api/v1/records?{query}"
+    items = wait_for(lambda: _items(url), what=f"{name} stored", timeout_s=PIPELINE_TIMEOUT_S,
+                     interval_s=0.25)  # fmt: skip
+    status, _, body = http_get(f"{target.api}/api/v1/records/{items[0]['id']}")
+    assert status == 200
+    for number in exact:
+        assert f": {number}" in body or f":{number}" in body, f"{number} not in {body}"
+
+
 def test_a_broken_file_becomes_a_dead_letter(target):
     name = f"{unique('e2e-broken')}.json"
     target.inbox.drop(name, b'{"name": "Ada", "age": ')
