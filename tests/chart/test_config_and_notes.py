@@ -57,6 +57,22 @@ def test_every_config_file_loads_with_the_service_config_loader(option_set, tmp_
             assert parse_routes(yaml.safe_load(routes))
 
 
+def test_submit_takes_browser_posts_from_the_ingress_url_and_a_port_forward(tmp_path):
+    """Submit refuses browser posts from origins it was not told of: behind the chart's Ingress
+    the UI is opened at the Ingress URL, so the chart names it (a port-forward still works)."""
+    origins = {}
+    for option_set in ("default", "ci/ingress-values.yaml"):
+        config_map = one(render(option_set), "ConfigMap", "streamsuite-web")
+        tree = _with_secret_files(yaml.safe_load(config_map["data"]["config.yaml"]), tmp_path)
+        origins[option_set] = web_config.load_tree(tree, {}).public_origins
+    assert origins["ci/ingress-values.yaml"] == (
+        "https://streamsuite.example.com:443",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+    )
+    assert "http://127.0.0.1:8080" in origins["default"]
+
+
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_config_files_name_secret_files_never_secrets(option_set):
     manifests = render(option_set, set_values={"migrations.enabled": "true"})

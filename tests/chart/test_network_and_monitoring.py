@@ -103,3 +103,13 @@ def test_grafana_dashboards_ship_as_config_maps_for_the_sidecar():
         assert shipped["panels"]
     off = render(set_values={"monitoring.dashboards.enabled": "false"})
     assert not [m for m in objects(off, "ConfigMap") if "dashboard" in m["metadata"]["name"]]
+
+
+def test_a_release_without_alert_values_still_renders():
+    """`helm upgrade --reuse-values` from a chart that had no monitoring.rules keeps the old
+    values: the chart renders (without the rule) instead of failing on a nil pointer."""
+    manifests = render(
+        set_values={"monitoring.rules": "null"}, api_versions=["monitoring.coreos.com/v1"]
+    )
+    assert not [m for m in manifests if m.kind == "PrometheusRule"]
+    assert [m for m in manifests if m.kind == "ServiceMonitor"]

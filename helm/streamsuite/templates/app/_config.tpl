@@ -60,7 +60,14 @@ predecessor left open at once, instead of read_committed consumers waiting for i
 {{- else if eq .component "query-api" }}
 {{- $_ := set $cfg "QUERY_API" (dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret") }}
 {{- else if eq .component "web" }}
-{{- $_ := set $cfg "WEB" (dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" "SUBMIT_ENABLED" $v.web.submitEnabled) }}
+{{- $web := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" "SUBMIT_ENABLED" $v.web.submitEnabled }}
+{{- if $v.web.ingress.enabled }}
+{{- /* Submit takes browser posts from the Ingress URL, and from a port-forward on the same port. */}}
+{{- $port := $values.service.port | int }}
+{{- $scheme := ternary "https" "http" (not (empty $v.web.ingress.tlsSecretName)) }}
+{{- $_ := set $web "PUBLIC_ORIGINS" (printf "%s://%s,http://127.0.0.1:%d,http://localhost:%d" $scheme $v.web.ingress.host $port $port) }}
+{{- end }}
+{{- $_ := set $cfg "WEB" $web }}
 {{- end }}
 {{- toYaml (mergeOverwrite $cfg (deepCopy $values.config)) }}
 {{- end }}
