@@ -33,18 +33,12 @@ def _files(prefix: str, numbers: range) -> dict[str, bytes]:
     }
 
 
-def _delete_and_time_resume(cluster, db, component: str, prefix: str, during) -> float:
-    """Delete the component's pod, run ``during``, and return the seconds from the delete until
-    a document is stored that was not stored when the old pod had gone."""
-    pod = cluster.running_pod(component)
-    deleted_at = time.monotonic()
-    cluster.run("delete", "pod", pod, "--wait=false")
-    during()
-    cluster.run("wait", "--for=delete", f"pod/{pod}", "--timeout=120s", timeout=150)
-    stored_when_gone = _count(db, prefix)
-    wait_for(lambda: _count(db, prefix) > stored_when_gone, timeout_s=180, interval_s=0.2,
-             what=f"ingestion to resume after the {component} pod was deleted")  # fmt: skip
-    return time.monotonic() - deleted_at
+def _stored_from(db, names) -> int:
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM streamsuite.records WHERE source = ANY(%s)", (list(names),)
+        )
+        return cur.fetchone()[0]
 
 
 @pytest.mark.timeout(900)
@@ -54,12 +48,23 @@ def test_deleted_pods_lose_and_duplicate_nothing(cluster, target, db):
     target.inbox.drop_many(_files(prefix, range(8)))
     wait_for(lambda: _count(db, prefix) > 0, timeout_s=120, what="the first documents stored")
 
-    # The ingestor goes while documents are on their way; more arrive meanwhile.
-    more = _files(prefix, range(8, 16))
-    resumed = _delete_and_time_resume(
-        cluster, db, "ingestor", prefix, lambda: target.inbox.drop_many(more)
+    # The ingestor goes while documents are on their way, and more arrive meanwhile (the old
+    # pod may still store some while it stops). Resumed: a file dropped once the old pod is gone
+    # is stored, which only its replacement can do.
+    pod = cluster.running_pod("ingestor")
+    deleted_at = time.monotonic()
+    cluster.run("delete", "pod", pod, "--wait=false")
+    target.inbox.drop_many(_files(prefix, range(8, 12)))
+    cluster.run("wait", "--for=delete", f"pod/{pod}", "--timeout=120s", timeout=150)
+    after = _files(prefix, range(12, 16))
+    target.inbox.drop_many(after)
+    wait_for(
+        lambda: _stored_from(db, after) > 0,
+        timeout_s=180,
+        interval_s=0.2,
+        what="the replacement ingestor to store a file dropped after the old pod went",
     )
-    cluster.report("ingestor pod deleted -> ingestion resumed", resumed)
+    cluster.report("ingestor pod deleted -> ingestion resumed", time.monotonic() - deleted_at)
 
     # The publisher goes right after a batch arrives in its inbox (a volume that stays); its
     # replacement publishes what it left.
@@ -68,6 +73,7 @@ def test_deleted_pods_lose_and_duplicate_nothing(cluster, target, db):
     deleted_at = time.monotonic()
     cluster.run("delete", "pod", pod, "--wait=false")
     cluster.run("wait", "--for=delete", f"pod/{pod}", "--timeout=120s", timeout=150)
+    cluster.wait_ready()
     cluster.report("publisher pod deleted -> replacement Ready", time.monotonic() - deleted_at)
     wait_for(lambda: _count(db, prefix) >= total, timeout_s=300, interval_s=0.5,
              what=f"all {total} documents stored")  # fmt: skip
