@@ -180,3 +180,19 @@ def test_fatal_pod_states_are_named_with_the_pods_own_message():
     ]
     assert release.unready(pods) == ["bad", "starting"]
     assert release.unready([_pod("hook", ready="False", owner="Job")]) == []
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-5", "nan", "inf"])
+def test_a_kube_e2e_timeout_that_is_not_a_positive_number_is_named(raw):
+    from devstack.kube.e2e import install_timeout_s
+    from devstack.procs import StackError
+
+    with pytest.raises(StackError, match=f"KUBE_E2E_TIMEOUT_S='{raw}' is not a positive"):
+        install_timeout_s({"KUBE_E2E_TIMEOUT_S": raw})
+
+
+def test_the_kube_e2e_timeout_defaults_and_reads_seconds():
+    from devstack.kube.e2e import DEFAULT_INSTALL_TIMEOUT_S, install_timeout_s
+
+    assert install_timeout_s({}) == DEFAULT_INSTALL_TIMEOUT_S
+    assert install_timeout_s({"KUBE_E2E_TIMEOUT_S": " 600 "}) == 600.0

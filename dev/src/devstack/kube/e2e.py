@@ -43,11 +43,25 @@ from streamsuite_common.kafka import connect_admin
 NAMESPACE = "streamsuite"
 RELEASE = "streamsuite"
 IMAGE_TAG = os.environ.get("TAG", "dev")
-INSTALL_TIMEOUT_S = float(os.environ.get("KUBE_E2E_TIMEOUT_S", "300"))
+DEFAULT_INSTALL_TIMEOUT_S = 300.0
 # The suite, in order: the release as installed, the pipeline, then what changes it.
 SUITE = ("tests/k8s/test_install.py", "tests/e2e/test_pipeline.py",
          "tests/k8s/test_restarts.py", "tests/k8s/test_upgrade.py",
          "tests/k8s/test_uninstall.py")  # fmt: skip
+
+
+def install_timeout_s(env: dict[str, str] | os._Environ[str]) -> float:
+    """KUBE_E2E_TIMEOUT_S: seconds for `helm install` and for every pod to be Ready."""
+    raw = env.get("KUBE_E2E_TIMEOUT_S", "").strip()
+    if not raw:
+        return DEFAULT_INSTALL_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise StackError(f"KUBE_E2E_TIMEOUT_S={raw!r} is not a positive number of seconds")
+    return value
 
 
 def say(line: str) -> None:
@@ -84,6 +98,7 @@ def pod_reachable_stack(settings: StackSettings, node_ip: str) -> Iterator[Scram
 
 def run(pytest_args: list[str]) -> int:
     base = StackSettings.from_env()
+    timeout_s = install_timeout_s(os.environ)
     settings = dataclasses.replace(
         base, var=base.var / "kube-e2e", kafka_port=free_port(), kafka_controller_port=free_port(),
         pg_port=free_port(), database_url=None,
@@ -100,7 +115,7 @@ def run(pytest_args: list[str]) -> int:
             f"{layout.node_ip}) ...")  # fmt: skip
         with pod_reachable_stack(settings, layout.node_ip) as kafka:
             try:
-                code = _on_the_node(settings, layout, node, kafka, forwards, pytest_args)
+                code = _on_the_node(settings, layout, node, kafka, forwards, pytest_args, timeout_s)
             except StackError as exc:
                 say(f"FAILED: {exc}")
             if code != 0 and node.running():
@@ -120,14 +135,15 @@ def run(pytest_args: list[str]) -> int:
 
 
 def _on_the_node(settings: StackSettings, layout: NodeLayout, node: Node, kafka: ScramBroker,
-                 forwards: list[PortForward], pytest_args: list[str]) -> int:  # fmt: skip
+                 forwards: list[PortForward], pytest_args: list[str],
+                 timeout_s: float) -> int:  # fmt: skip
     """Node up, release installed, port-forwards up (added to ``forwards``), the suite run."""
     kubectl = node.kubectl
     helm = release.Helm(helm_binary(), kubectl, NAMESPACE, RELEASE)
     say("starting the node ...")
     took = node.up(image_tag=IMAGE_TAG)
     say(f"node Ready, CoreDNS up and images loaded in {took:.1f}s")
-    _install(settings, layout, node, helm, kafka)
+    _install(settings, layout, node, helm, kafka, timeout_s)
     forwards += _port_forwards(settings, kubectl.env)
     env = {
         **kubectl.env,
@@ -154,7 +170,7 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def _install(settings: StackSettings, layout: NodeLayout, node: Node, helm: release.Helm,
-             kafka: ScramBroker) -> None:  # fmt: skip
+             kafka: ScramBroker, timeout_s: float) -> None:  # fmt: skip
     kubectl = node.kubectl
     kubectl.run("create", "namespace", NAMESPACE)
     inbox = layout.volumes / "inbox"
@@ -177,8 +193,8 @@ def _install(settings: StackSettings, layout: NodeLayout, node: Node, helm: rele
     say(f"helm install {RELEASE} (namespace {NAMESPACE}) {' '.join(extra)}")
     started = time.monotonic()
     helm.install(settings.root / "helm" / "streamsuite", values, settings.var / "values.yaml",
-                 extra, timeout_s=INSTALL_TIMEOUT_S)  # fmt: skip
-    ready = release.wait_ready(kubectl, NAMESPACE, deployments=4, timeout_s=INSTALL_TIMEOUT_S)
+                 extra, timeout_s=timeout_s)  # fmt: skip
+    ready = release.wait_ready(kubectl, NAMESPACE, deployments=4, timeout_s=timeout_s)
     took = time.monotonic() - started
     say(f"helm install -> every pod Ready: {took:.1f}s (pods {ready:.1f}s after the hooks)")
     print(release.pod_table(kubectl, NAMESPACE), flush=True)
