@@ -29,10 +29,10 @@ from streamsuite_common.kafka import (
     default_transactional_id,
     ensure_topics,
 )
+from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.producer import TransactionalPublisher
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 from streamsuite_web.submit import Submitter, limits_of, prepare

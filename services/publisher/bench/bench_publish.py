@@ -24,11 +24,11 @@ from streamsuite_common.config import KafkaSettings, LogSettings, load_config
 from streamsuite_common.contract import utc_now
 from streamsuite_common.kafka import connect_admin, ensure_topics, producer_options
 from streamsuite_common.logs import configure_logging
+from streamsuite_common.publishing.formats import parse_file
+from streamsuite_common.publishing.messages import file_messages, sha256_hex
+from streamsuite_common.publishing.producer import TRANSACTION_TIMEOUT_MS, TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.formats import parse_file
-from streamsuite_publisher.messages import file_messages, sha256_hex
-from streamsuite_publisher.producer import TRANSACTION_TIMEOUT_MS, TransactionalPublisher
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 
@@ -62,8 +62,9 @@ def raw_producer(
     batches, current = [], []
     for name, data in files:
         parsed = parse_file(name, data)
-        current += file_messages(source=name, sha256=sha256_hex(data), parsed=parsed, topic=topic,
-                                 dlq_topic=f"{topic}.dlq", produced_at=utc_now())  # fmt: skip
+        current += file_messages(origin="publisher", source=name, sha256=sha256_hex(data),
+                                 parsed=parsed, topic=topic, dlq_topic=f"{topic}.dlq",
+                                 produced_at=utc_now())  # fmt: skip
         if len(current) >= per_tx:
             batches.append(current)
             current = []

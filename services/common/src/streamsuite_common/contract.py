@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,13 +59,19 @@ class DocumentMeta:
 def document_headers(
     *, source: str, sha256: str, doc_index: int, produced_at: datetime
 ) -> list[tuple[str, bytes]]:
-    return [
-        (HEADER_SOURCE, source.encode()),
-        (HEADER_SHA256, sha256.encode()),
-        (HEADER_DOC_INDEX, str(doc_index).encode()),
+    return file_headers(source, sha256, produced_at)(doc_index)
+
+
+def file_headers(
+    source: str, sha256: str, produced_at: datetime
+) -> Callable[[int], list[tuple[str, bytes]]]:
+    """The headers of a file's documents, encoded once per file: ``doc_index`` → headers."""
+    head = [(HEADER_SOURCE, source.encode()), (HEADER_SHA256, sha256.encode())]
+    tail = [
         (HEADER_CONTENT_TYPE, DOCUMENT_CONTENT_TYPE.encode()),
         (HEADER_PRODUCED_AT, rfc3339(produced_at).encode()),
     ]
+    return lambda doc_index: [*head, (HEADER_DOC_INDEX, str(doc_index).encode()), *tail]
 
 
 def _text(value: bytes | None) -> str | None:

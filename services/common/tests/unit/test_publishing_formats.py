@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streamsuite_publisher.formats import (
+from streamsuite_common.publishing.formats import (
     Limits,
     ParseResult,
     Refusal,
@@ -622,7 +622,7 @@ def test_yaml_shared_alias_is_expanded_in_the_document():
 _RECURSIVE_ALIAS_CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-from streamsuite_publisher.formats import parse_file
+from streamsuite_common.publishing.formats import parse_file
 result = parse_file("loop.yaml", b"&a [*a]\\n")
 print(result.file_refusal.reason if result.file_refusal else "published")
 """

@@ -15,9 +15,8 @@ from streamsuite_common.contract import (
     DeadLetter,
     parse_document_headers,
 )
-from streamsuite_publisher.formats import ParseResult, Refusal, parse_file
-from streamsuite_publisher.messages import (
-    ORIGIN,
+from streamsuite_common.publishing.formats import ParseResult, Refusal, parse_file
+from streamsuite_common.publishing.messages import (
     OutMessage,
     dead_letter,
     file_messages,
@@ -32,6 +31,7 @@ RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 def _messages(source: str, data: bytes, **kw) -> list[OutMessage]:
     return file_messages(
+        origin="publisher",
         source=source,
         sha256=sha256_hex(data),
         parsed=parse_file(source, data),
@@ -125,7 +125,7 @@ def test_each_refused_line_becomes_a_dead_letter_on_the_dlq():
         b'{"n": NaN}',
     )
     for letter in letters:
-        assert letter.origin == "publisher" == ORIGIN
+        assert letter.origin == "publisher"
         assert letter.stage == "parse"
         assert letter.source == "in/m.jsonl"
         assert letter.sha256 == sha256_hex(data)
@@ -180,7 +180,9 @@ def test_a_file_whose_every_document_is_refused_yields_one_dead_letter():
 
 def test_dead_letter_builds_the_contract_event_from_a_refusal():
     refusal = Refusal("too-large", "too big", b"raw", index=4, line=9)
-    letter = dead_letter(refusal, source="s.jsonl", sha256="ab" * 32, stage="read", at=AT)
+    letter = dead_letter(
+        refusal, origin="publisher", source="s.jsonl", sha256="ab" * 32, stage="read", at=AT
+    )
     assert letter == DeadLetter(
         origin="publisher",
         stage="read",
@@ -197,6 +199,7 @@ def test_dead_letter_builds_the_contract_event_from_a_refusal():
 
 def test_an_empty_parse_result_yields_no_message():
     messages = file_messages(
+        origin="publisher",
         source="x.json",
         sha256="0" * 64,
         parsed=ParseResult(),

@@ -17,9 +17,9 @@ from streamsuite_common.config import ConfigError
 from streamsuite_common.health import HealthServer, Readiness
 from streamsuite_common.kafka import KafkaProbe, KafkaUnavailable
 from streamsuite_common.logs import configure_logging, get_logger
+from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.producer import TransactionalPublisher
 from streamsuite_publisher.service import PublisherService, inbox_check
 from streamsuite_publisher.spool import Spool
 

@@ -27,19 +27,19 @@ from kafka.errors import (
 from streamsuite_common.contract import utc_now
 from streamsuite_common.kafka import KafkaUnavailable
 from streamsuite_common.logs import get_logger
-from streamsuite_common.retry import backoff_delays
-from streamsuite_common.shutdown import Shutdown
-from streamsuite_publisher import metrics
-from streamsuite_publisher.config import PublisherConfig
-from streamsuite_publisher.formats import Limits, ParseResult, Refusal, parse_file
-from streamsuite_publisher.messages import (
+from streamsuite_common.publishing.formats import Limits, ParseResult, Refusal, parse_file
+from streamsuite_common.publishing.messages import (
     OutMessage,
     dead_letter,
     file_messages,
     refusal_report,
     sha256_hex,
 )
-from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_common.publishing.producer import TransactionalPublisher
+from streamsuite_common.retry import backoff_delays
+from streamsuite_common.shutdown import Shutdown
+from streamsuite_publisher import metrics
+from streamsuite_publisher.config import PublisherConfig
 from streamsuite_publisher.spool import (
     DONE_MARKS,
     Claim,
@@ -52,6 +52,8 @@ from streamsuite_publisher.spool import (
 )
 
 log = get_logger(__name__)
+
+ORIGIN = "publisher"  # the dead letters' origin
 
 # The broker's verdicts on the records themselves; only these refuse a file.
 RECORD_REJECTIONS = (
@@ -267,6 +269,7 @@ class PublisherService:
             refusal = Refusal("internal-error", f"the parser failed: {exc!r}", data)
             parsed = ParseResult(file_refusal=refusal)
         messages = file_messages(
+            origin=ORIGIN,
             source=claim.source,
             sha256=sha256,
             parsed=parsed,
@@ -296,7 +299,9 @@ class PublisherService:
         sha256: str | None = None,
     ) -> Prepared:
         """A file refused as a whole before its documents were made: one dead letter."""
-        letter = dead_letter(refusal, source=claim.source, sha256=sha256, stage="read", at=now)
+        letter = dead_letter(
+            refusal, origin=ORIGIN, source=claim.source, sha256=sha256, stage="read", at=now
+        )
         key, value, headers = letter.to_message()
         message = OutMessage(self.config.kafka.dlq_topic, key, value, headers)
         parsed = ParseResult(file_refusal=refusal)
@@ -351,8 +356,9 @@ class PublisherService:
     def _refuse_unpublishable(self, item: Prepared, exc: Exception) -> None:
         refusal = Refusal("kafka-rejected", f"the broker refused the file's messages: {exc!r}", b"")
         letter = dead_letter(
-            refusal, source=item.claim.source, sha256=item.sha256, stage="publish", at=utc_now()
-        )
+            refusal, origin=ORIGIN, source=item.claim.source, sha256=item.sha256,
+            stage="publish", at=utc_now(),
+        )  # fmt: skip
         key, value, headers = letter.to_message()
         try:
             self.publisher.publish([OutMessage(self.config.kafka.dlq_topic, key, value, headers)])

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from streamsuite_common.pids import pid_alive
-from streamsuite_publisher.formats import SUPPORTED_SUFFIXES
+from streamsuite_common.publishing.formats import SUPPORTED_SUFFIXES
 from streamsuite_publisher.identity import ReplicaSlot, default_transactional_id
 
 PROCESSING, PROCESSED, ERROR = "processing", "processed", "error"

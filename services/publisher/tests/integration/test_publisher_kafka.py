@@ -25,10 +25,10 @@ from devstack.testing import free_port, wait_for
 from streamsuite_common.config import KafkaSettings, load_config
 from streamsuite_common.contract import DeadLetter, parse_document_headers
 from streamsuite_common.kafka import client_options
+from streamsuite_common.publishing.formats import parse_file
+from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.formats import parse_file
-from streamsuite_publisher.producer import TransactionalPublisher
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 

@@ -9,10 +9,10 @@ import time
 
 from devstack.testing import wait_for
 from streamsuite_common.config import load_config
+from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher import metrics
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
-from streamsuite_publisher.producer import TransactionalPublisher
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 

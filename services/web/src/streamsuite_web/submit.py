@@ -1,5 +1,6 @@
 """The Submit page's work: pasted text or an uploaded file, validated by the publisher's own
-parser (``parse_file``) and turned into the publisher's own messages (``file_messages``), so a
+parser (``parse_file``) and turned into the publisher's own messages (``file_messages``), both
+shared through ``streamsuite_common.publishing``, so a
 document sent from the browser travels exactly like one dropped in the inbox: same topic, same
 key and headers, every refusal a dead-letter event (origin ``web``) on the DLQ topic.
 
@@ -15,19 +16,17 @@ from datetime import datetime
 
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.contract import rfc3339
-from streamsuite_publisher import messages as publisher_messages
-from streamsuite_publisher.formats import (
+from streamsuite_common.publishing.formats import (
     SUPPORTED_SUFFIXES,
     Limits,
     ParseResult,
     Refusal,
     parse_file,
 )
-from streamsuite_publisher.messages import OutMessage, sha256_hex
-from streamsuite_publisher.producer import TransactionalPublisher
+from streamsuite_common.publishing.messages import OutMessage, file_messages, sha256_hex
+from streamsuite_common.publishing.producer import TransactionalPublisher
 
 ORIGIN = "web"
-STAGE = "parse"
 FORMATS = {"auto": None, "json": "pasted.json", "yaml": "pasted.yaml", "jsonl": "pasted.jsonl"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_CHARS = 80
@@ -119,23 +118,15 @@ def prepare(
     source = source_for(name, at)
     sha256 = sha256_hex(data)
     parsed = parse_file(name, data, limits)
-    out: list[OutMessage] = []
-    if parsed.file_refusal is None:
-        out = publisher_messages.file_messages(
-            source=source,
-            sha256=sha256,
-            parsed=dataclasses.replace(parsed, refusals=()),
-            topic=topic,
-            dlq_topic=dlq_topic,
-            produced_at=at,
-        )
-    refusals = [parsed.file_refusal] if parsed.file_refusal else list(parsed.refusals)
-    for refusal in refusals:
-        letter = publisher_messages.dead_letter(
-            refusal, source=source, sha256=sha256, stage=STAGE, at=at
-        )
-        key, value, headers = dataclasses.replace(letter, origin=ORIGIN).to_message()
-        out.append(OutMessage(dlq_topic, key, value, headers))
+    out = file_messages(
+        origin=ORIGIN,
+        source=source,
+        sha256=sha256,
+        parsed=parsed,
+        topic=topic,
+        dlq_topic=dlq_topic,
+        produced_at=at,
+    )
     return Prepared(source, sha256, parsed, out)
 
 

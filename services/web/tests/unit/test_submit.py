@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streamsuite_common.contract import DeadLetter
-from streamsuite_publisher.formats import Limits
+from streamsuite_common.publishing.formats import Limits
 from streamsuite_web import submit
 
 AT = datetime(2026, 1, 31, 12, 0, 5, 123000, tzinfo=UTC)

@@ -2,7 +2,8 @@
 
 Documents go to the records topic with the contract's key and headers; every refusal (the
 whole file's, or one line's or section's) becomes a dead-letter event for the DLQ topic, so it
-shows up downstream in ``dead_letters``.
+shows up downstream in ``dead_letters``. The publisher (origin ``publisher``) and the web UI's
+Submit (origin ``web``) build their messages here, so both travel exactly alike.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from streamsuite_common.contract import DeadLetter, document_headers, rfc3339
-from streamsuite_publisher.formats import ParseResult, Refusal
-
-ORIGIN = "publisher"
+from streamsuite_common.contract import DeadLetter, file_headers, rfc3339
+from streamsuite_common.publishing.formats import ParseResult, Refusal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +30,10 @@ def sha256_hex(data: bytes) -> str:
 
 
 def dead_letter(
-    refusal: Refusal, *, source: str, sha256: str | None, stage: str, at: datetime
+    refusal: Refusal, *, origin: str, source: str, sha256: str | None, stage: str, at: datetime
 ) -> DeadLetter:
     return DeadLetter(
-        origin=ORIGIN,
+        origin=origin,
         stage=stage,
         reason=refusal.reason,
         detail=refusal.detail,
@@ -54,6 +53,7 @@ def _dlq_message(letter: DeadLetter, dlq_topic: str) -> OutMessage:
 
 def file_messages(
     *,
+    origin: str,
     source: str,
     sha256: str,
     parsed: ParseResult,
@@ -61,25 +61,21 @@ def file_messages(
     dlq_topic: str,
     produced_at: datetime,
 ) -> list[OutMessage]:
-    """The messages of one file that was read: its documents, and a dead letter per refusal."""
-    if parsed.file_refusal is not None:
+    """The messages of one file that was read: its documents, and a dead letter per refusal
+    (``origin`` names the service that refuses)."""
+    refusals = parsed.refusals if parsed.file_refusal is None else (parsed.file_refusal,)
+    messages: list[OutMessage] = []
+    if parsed.file_refusal is None and parsed.documents:
+        # Key and headers are the file's: encoded once, only doc-index differs per document.
+        key, headers = source.encode(), file_headers(source, sha256, produced_at)
+        messages = [
+            OutMessage(topic, key, document.value, headers(document.index))
+            for document in parsed.documents
+        ]
+    for refusal in refusals:
         letter = dead_letter(
-            parsed.file_refusal, source=source, sha256=sha256, stage="parse", at=produced_at
+            refusal, origin=origin, source=source, sha256=sha256, stage="parse", at=produced_at
         )
-        return [_dlq_message(letter, dlq_topic)]
-    messages = [
-        OutMessage(
-            topic,
-            source.encode(),
-            document.value,
-            document_headers(
-                source=source, sha256=sha256, doc_index=document.index, produced_at=produced_at
-            ),
-        )
-        for document in parsed.documents
-    ]
-    for refusal in parsed.refusals:
-        letter = dead_letter(refusal, source=source, sha256=sha256, stage="parse", at=produced_at)
         messages.append(_dlq_message(letter, dlq_topic))
     return messages
 

@@ -9,7 +9,7 @@ from kafka import KafkaProducer
 
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import connect_producer
-from streamsuite_publisher.messages import OutMessage
+from streamsuite_common.publishing.messages import OutMessage
 
 # How long the records of one batch may take to be acknowledged before the batch is retried.
 FLUSH_TIMEOUT_S = 30
