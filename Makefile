@@ -166,9 +166,10 @@ prometheus: venv $(HELM) $(PROMTOOL) ## a local Prometheus that scrapes `make up
 # --- checks ---
 
 .PHONY: lint
-lint: venv $(ACTIONLINT) ## ruff, hadolint (Dockerfiles), compose.yaml against the spec, actionlint (.github), shellcheck (dev/ci, dev/images)
+lint: venv $(ACTIONLINT) ## ruff, import contracts (lint-imports), hadolint (Dockerfiles), compose.yaml against the spec, actionlint (.github), shellcheck (dev/ci, dev/images)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/hadolint services/*/Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(ACTIONLINT) -shellcheck $(BIN)/shellcheck
