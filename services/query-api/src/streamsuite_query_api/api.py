@@ -5,7 +5,7 @@ in a worker thread, and answers JSON rendered by the query layer."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,7 +23,8 @@ from streamsuite_common.query import (
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
 from streamsuite_common.query.values import KEY_PATH_PATTERN, MAX_KEY_CHARS, TEXT_PATTERN
-from streamsuite_common.stream_slots import Slot, StreamSlots
+from streamsuite_common.slot_response import event_stream
+from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_query_api import models, stream
 from streamsuite_query_api.errors import ApiError
 from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
@@ -355,24 +356,4 @@ async def stream_records(
     except BaseException:
         slot.release()
         raise
-    return SlotStreamingResponse(
-        slot,
-        events,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-class SlotStreamingResponse(StreamingResponse):
-    """Gives its stream slot back however the response ends, even before its body started."""
-
-    def __init__(self, slot: Slot, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.slot = slot
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slot.release()
-            await self.body_iterator.aclose()  # type: ignore[attr-defined] - our generator
+    return event_stream(slot, events)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -24,7 +24,7 @@ from streamsuite_common.query import (
 )
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import STREAM_PARAMS
-from streamsuite_common.stream_slots import Slot
+from streamsuite_common.slot_response import event_stream
 from streamsuite_web import chart, origins, submit, views
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
@@ -129,27 +129,7 @@ async def events(request: Request) -> Response:
     except BaseException:
         slot.release()
         raise
-    return SlotStreamingResponse(
-        slot,
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-class SlotStreamingResponse(StreamingResponse):
-    """Gives its stream slot back however the response ends, even before its body started."""
-
-    def __init__(self, slot: Slot, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.slot = slot
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slot.release()
-            await self.body_iterator.aclose()  # type: ignore[attr-defined] - our generator
+    return event_stream(slot, body)
 
 
 async def _record_json(c: Context, record_id: int) -> str:
