@@ -75,19 +75,27 @@ def serving(cfg: WebConfig) -> Iterator[httpx.Client]:
 
 @contextlib.contextmanager
 def running_ingestor(
-    kafka: KafkaSettings, writer_settings: DatabaseSettings, reader_role: str, schema: str
+    kafka: KafkaSettings,
+    writer_settings: DatabaseSettings,
+    reader_role: str,
+    schema: str,
+    *,
+    routes: Any = None,
+    group_id: str | None = None,
 ) -> Iterator[Ingestor]:
     """The real ingestor loop in a thread, reading ``kafka.topic``/``dlq_topic`` into
-    ``schema``; stopped (finishing its batch) on the way out."""
+    ``schema``; stopped (finishing its batch) on the way out. Give ``group_id`` to resume
+    where an earlier one stopped (a restart with other ``routes``)."""
     cfg = IngestorConfig(
         kafka=kafka,
         database=dataclasses.replace(writer_settings, schema=schema),
         log=LogSettings(level="warning", format="json"),
         http=HttpSettings(host="127.0.0.1", port=0),
-        ingestor=IngestorSettings(group_id=unique("web-test-ingestor"), batch_timeout_ms=100,
-                                  session_timeout_s=6.0, reader_role=reader_role),
+        ingestor=IngestorSettings(group_id=group_id or unique("web-test-ingestor"),
+                                  batch_timeout_ms=100, session_timeout_s=6.0,
+                                  reader_role=reader_role),
     )  # fmt: skip
-    with testing.running_ingestor(cfg) as ingestor:
+    with testing.running_ingestor(cfg, routes) as ingestor:
         yield ingestor
 
 

@@ -4,6 +4,7 @@ thread, and renders a template (autoescaped)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from streamsuite_common.query import (
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import STREAM_PARAMS
 from streamsuite_common.slot_response import event_stream
-from streamsuite_web import chart, origins, submit, views
+from streamsuite_web import chart, origins, reads, redrive, submit, views
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
 
@@ -219,9 +220,16 @@ async def dead_letters_page(request: Request) -> Response:
     found = await run_in_threadpool(
         c.db.run, lambda conn: query_read.list_dead_letters(conn, letter_filter, page, c.codec)
     )
+    shown = [json.loads(text) for text in found.items]
+    redrives = await run_in_threadpool(
+        c.db.run, lambda conn: reads.redrives(conn, [letter["id"] for letter in shown])
+    )
     letters = []
-    for text in found.items:
-        letter = json.loads(text)
+    for letter in shown:
+        letter["redrives"] = [
+            {**r, "at": views.format_time(r["at"].isoformat())}
+            for r in redrives.get(letter["id"], [])
+        ]
         letter["raw"] = views.raw_content(letter.pop("raw_base64"))
         letter["refused"] = views.format_time(letter.get("refused_at"))
         letter["created"] = views.format_time(letter.get("created_at"))
@@ -331,3 +339,120 @@ async def submit_post(request: Request) -> Response:
         refusals=len(prepared.refusals), **logged,
     )  # fmt: skip
     return answer(422 if outcome == "refused" else 200, result)
+
+
+# --- redrive: a dead letter's content sent again through Submit's path (redrive.py) ---
+
+
+def _redriver(c: Context, request: Request) -> submit.Submitter:
+    if c.submitter is None:
+        raise HTTPException(
+            404, "redrive publishes like Submit: switch Submit on (WEB.SUBMIT_ENABLED, KAFKA)"
+        )
+    if not origins.allowed(request.headers.get("origin"), c.cfg.public_origins):
+        raise HTTPException(403, "cross-site redrive refused")
+    return c.submitter
+
+
+async def _letter(c: Context, letter_id: int) -> redrive.Letter:
+    letter = await run_in_threadpool(c.db.run, lambda conn: reads.dead_letter(conn, letter_id))
+    if letter is None:
+        raise HTTPException(404, f"dead letter {letter_id}: not found")
+    return letter
+
+
+async def _send(
+    c: Context, submitter: submit.Submitter, letter: redrive.Letter, edited: bytes | None,
+    by: str,
+) -> dict[str, Any]:  # fmt: skip
+    """One dead letter redriven: the outcome shown on the result page."""
+    settings = c.cfg.web
+    try:
+        made = redrive.plan(
+            letter, edited, by=by,
+            limits=submit.limits_of(settings.max_document_bytes, settings.max_depth,
+                                    settings.max_yaml_nodes),
+            topic=submitter.settings.topic, dlq_topic=submitter.settings.dlq_topic,
+            at=datetime.now(UTC),
+        )  # fmt: skip
+    except redrive.RedriveError as exc:
+        return {"id": letter.id, "outcome": "invalid", "message": str(exc)}
+    try:
+        await run_in_threadpool(submitter.publish, made.messages)
+    except Exception as exc:
+        log.warning("redrive not published", dead_letter=letter.id, error=str(exc) or repr(exc))
+        message = f"Kafka did not take it ({exc.__class__.__name__}); nothing was sent"
+        return {"id": letter.id, "outcome": "failed", "message": message}
+    log.info("dead letter redriven", dead_letter=letter.id, by=by, documents=made.documents,
+             source=made.source, sha256=made.sha256)  # fmt: skip
+    c.metrics.submitted_documents.inc(made.documents)
+    return {
+        "id": letter.id,
+        "outcome": "published" if made.documents and not made.refusals else "refused",
+        "documents": made.documents,
+        "refusals": made.refusals,
+        "source": made.source,
+        "records_url": views.page_url("/records", [("source", made.source)]),
+    }
+
+
+def _redrive_result(c: Context, request: Request, results: list[dict[str, Any]], **values: Any):
+    failed = any(r["outcome"] in ("invalid", "failed") for r in results)
+    status = 503 if any(r["outcome"] == "failed" for r in results) else (400 if failed else 200)
+    return c.render(request, "redrive_result.html", status, results=results, **values)
+
+
+@router.get("/dead-letters/{letter_id:int}/redrive")
+async def redrive_form(request: Request, letter_id: int) -> Response:
+    """Edit a dead letter's content before sending it again."""
+    c = ctx(request)
+    if c.submitter is None:
+        _redriver(c, request)
+    letter = await _letter(c, letter_id)
+    return c.render(request, "redrive.html", letter=letter,
+                    raw=views.raw_content(base64.b64encode(letter.raw).decode(), limit=10**9),
+                    form={"by": ""}, error=None)  # fmt: skip
+
+
+@router.post("/dead-letters/{letter_id:int}/redrive")
+async def redrive_edited(request: Request, letter_id: int) -> Response:
+    c = ctx(request)
+    submitter = _redriver(c, request)
+    form = await request.form(max_files=0, max_fields=4,
+                              max_part_size=c.cfg.web.max_submit_bytes + 1)  # fmt: skip
+    letter = await _letter(c, letter_id)
+    content = str(form.get("content") or "")
+    # A textarea posts its lines with CRLF; the document had the newlines it had.
+    edited = content.replace("\r\n", "\n").encode("utf-8", errors="surrogatepass")
+    if len(edited) > c.cfg.web.max_submit_bytes:
+        raise HTTPException(413, f"the edited content is over {c.cfg.web.max_submit_bytes} bytes")
+    result = await _send(c, submitter, letter, edited, str(form.get("by") or ""))
+    return _redrive_result(c, request, [result], reason=None)
+
+
+@router.post("/dead-letters/redrive")
+async def redrive_posted(request: Request) -> Response:
+    """The Dead letters page's buttons: one dead letter as stored (``id``), or every dead
+    letter of a ``reason`` that was never redriven (bulk)."""
+    c = ctx(request)
+    submitter = _redriver(c, request)
+    form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
+    by = str(form.get("by") or "")
+    letter_id, reason = str(form.get("id") or ""), str(form.get("reason") or "")
+    if letter_id:
+        if not (letter_id.isascii() and letter_id.isdigit() and len(letter_id) <= 18):
+            raise HTTPException(400, f"id: expected a dead letter id, got {letter_id[:40]!r}")
+        letters = [await _letter(c, int(letter_id))]
+    elif reason:
+        letters = await run_in_threadpool(c.db.run, lambda conn: reads.not_redriven(conn, reason))
+    else:
+        raise HTTPException(400, "say which dead letter (id) or which reason to redrive")
+    if not letters:
+        return _redrive_result(c, request, [], reason=reason)
+    try:
+        redrive.who(by)
+    except redrive.RedriveError as exc:
+        results = [{"id": None, "outcome": "invalid", "message": str(exc)}]
+        return _redrive_result(c, request, results, reason=reason or None)
+    results = [await _send(c, submitter, letter, None, by) for letter in letters]
+    return _redrive_result(c, request, results, reason=reason or None)

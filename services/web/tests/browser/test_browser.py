@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.kafka import connect_admin, ensure_topics
@@ -31,15 +30,7 @@ from ..conftest import (
     serving,
     web_config,
 )
-
-CHROMIUM = os.environ.get("STREAMSUITE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-TIMEOUT_MS = 30_000
-# Assertions wait on conditions; on a busy 2-core machine the whole pipeline (publisher,
-# Kafka, ingestor, NOTIFY, the page) can take a while, so the deadline is generous.
-expect.set_options(timeout=60_000)
+from .conftest import screenshots
 
 
 @dataclasses.dataclass
@@ -51,20 +42,6 @@ class Env:
     ids: dict
     shots: Path
     inbox: Path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"browser tests need Debian's Chromium at {CHROMIUM}: install it with "
-            "`apt-get install -y chromium` (or set STREAMSUITE_CHROMIUM)",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -123,23 +100,8 @@ def env(stack_env, kafka_settings, writer_settings, reader_settings) -> Iterator
         admin.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=SIZES["desktop"])
-    opened = context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    dialogs: list[str] = []
-    opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    opened.dialogs = dialogs  # type: ignore[attr-defined]
-    yield opened
-    context.close()
-
-
 def shoot(page: Page, env: Env, name: str) -> None:
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(env.shots / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
+    screenshots(page, env.shots, name)
 
 
 def live_on(page: Page) -> None:
