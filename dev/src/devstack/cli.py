@@ -110,14 +110,15 @@ def cmd_status(settings: StackSettings) -> int:
     owner = owner_pid(settings)
     print(f"stack in {settings.var}: " + (f"running (pid {owner})" if owner else "not running"))
     restarts = read_restarts(restarts_path(settings))
-    names = ["kafka", "postgres", *(spec.name for spec in services.SERVICES if spec.installed)]
+    specs = services.stack_services(settings)
+    names = ["kafka", "postgres", *(spec.name for spec in specs if spec.installed)]
     for name in names:
         try:
             pid = int((settings.run / f"{name}.pid").read_text().strip())
         except (OSError, ValueError):
             pid = None
         state = f"running (pid {pid})" if pid and pid_alive(pid) else "stopped"
-        spec = next((s for s in services.SERVICES if s.name == name), None)
+        spec = next((s for s in specs if s.name == name), None)
         if spec is not None and pid and pid_alive(pid):
             ready = http_ok(f"http://127.0.0.1:{settings.service_port(spec.port)}/readyz")
             state += ", ready" if ready else ", NOT ready"

@@ -26,6 +26,7 @@ class ServiceSpec:
     db_role: str | None = None  # "writer", "reader" or None when it does not use PostgreSQL
     args: tuple[str, ...] = ()  # "{inbox}" stands for the stack's inbox directory
     ui_path: str | None = None  # a page worth opening, printed at start-up
+    replica: int | None = None  # INGESTOR.REPLICA_INDEX of one of several ingestor processes
 
     @property
     def installed(self) -> bool:
@@ -41,6 +42,26 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
+# Ingestor replicas after the first: ingestor-1 at 9111, ingestor-2 at 9112, ...
+REPLICA_PORT_BASE = 9110
+
+
+def stack_services(settings: StackSettings) -> tuple[ServiceSpec, ...]:
+    """SERVICES as the stack runs them: the ingestor DEVSTACK_INGESTOR_REPLICAS times, each
+    with its own name, metrics port and replica index (so its own static group instance id)."""
+    out: list[ServiceSpec] = []
+    for spec in SERVICES:
+        if spec.name != "ingestor":
+            out.append(spec)
+            continue
+        out.append(dataclasses.replace(spec, replica=0))
+        out += [
+            dataclasses.replace(spec, name=f"ingestor-{i}", port=REPLICA_PORT_BASE + i, replica=i)
+            for i in range(1, settings.ingestor_replicas)
+        ]
+    return tuple(out)
+
+
 def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
     """The --cfg file of one service: original keys plus its HTTP port, no secrets."""
     tree: dict[str, Any] = {
@@ -54,6 +75,8 @@ def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
         },
         "HTTP": {"HOST": "127.0.0.1", "PORT": settings.service_port(spec.port)},
     }
+    if spec.replica is not None:
+        tree["INGESTOR"] = {"REPLICA_INDEX": spec.replica}
     if spec.db_role is not None:
         tree["DATABASE"] = {
             "HOST": "127.0.0.1",

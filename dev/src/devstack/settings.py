@@ -52,6 +52,8 @@ class StackSettings:
     database: str = "streamsuite"
     writer_role: str = "streamsuite_writer"
     reader_role: str = "streamsuite_reader"
+    # Ingestor processes in the consumer group, as the chart runs N pods.
+    ingestor_replicas: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackSettings:
@@ -60,6 +62,9 @@ class StackSettings:
         partitions = env.get("DEVSTACK_PARTITIONS", "3")
         if not (partitions.isascii() and partitions.isdigit()) or int(partitions) < 1:
             raise SettingsError(f"DEVSTACK_PARTITIONS={partitions!r} is not a positive number")
+        replicas = env.get("DEVSTACK_INGESTOR_REPLICAS", "1")
+        if not (replicas.isascii() and replicas.isdigit()) or not 1 <= int(replicas) <= 16:
+            raise SettingsError(f"DEVSTACK_INGESTOR_REPLICAS={replicas!r} is not a number 1-16")
         return cls(
             root=root,
             var=Path(env.get("DEVSTACK_VAR", root / "var")).resolve(),
@@ -70,6 +75,7 @@ class StackSettings:
             partitions=int(partitions),
             service_port_offset=_port(env, "DEVSTACK_SERVICE_PORT_OFFSET", 0, low=0),
             database_url=env.get("DATABASE_URL") or None,
+            ingestor_replicas=int(replicas),
         )
 
     def service_port(self, base: int) -> int:

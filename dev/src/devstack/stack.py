@@ -114,7 +114,7 @@ class Stack:
     def start_services(self) -> list[services.ServiceSpec]:
         started = []
         self.settings.inbox.mkdir(parents=True, exist_ok=True)
-        for spec in services.SERVICES:
+        for spec in services.stack_services(self.settings):
             if not spec.installed:
                 continue
             require_free_port(
