@@ -1,6 +1,7 @@
 """The local Prometheus (`make prometheus`) loads the chart's alert rules and sees them trip on
 the local processes: a real publisher whose inbox holds a file that waits (StreamsuiteInboxStuck
-pending) and an ingestor that does not answer (StreamsuiteServiceDown pending)."""
+pending), an ingestor that does not answer (StreamsuiteServiceDown pending), and an ingestor
+stopped while the publisher publishes (StreamsuiteConsumerLagGrowing pending)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import yaml
+from psycopg2 import sql
 
 from devstack import prometheus
 from devstack.testing import free_port, http_get, http_status, wait_for
@@ -96,6 +98,112 @@ def test_the_rules_trip_on_the_local_processes(kafka_settings, make_topic, tmp_p
     finally:
         _stop(server)
         _stop(publisher)
+
+
+def _config(path: Path, tree: dict) -> Path:
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_stopping_the_ingestor_trips_the_lag_alert(
+    kafka_settings, make_topic, db_schema, stack_env, admin_conn, tmp_path
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    kafka = {
+        "BOOTSTRAP_SERVERS": ",".join(kafka_settings.bootstrap_servers),
+        "TOPIC": make_topic("records"),
+        "DLQ_TOPIC": make_topic("dlq"),
+    }
+    publisher_port, ingestor_port, prom_port = free_port(), free_port(), free_port()
+    publisher_cfg = _config(tmp_path / "publisher.yaml", {
+        "KAFKA": kafka,
+        "HTTP": {"HOST": "127.0.0.1", "PORT": publisher_port},
+        "PUBLISHER": {"STABLE_S": 0.2, "RESCAN_S": 0.5},
+    })  # fmt: skip
+    ingestor_cfg = _config(tmp_path / "ingestor.yaml", {
+        "KAFKA": kafka,
+        "HTTP": {"HOST": "127.0.0.1", "PORT": ingestor_port},
+        "DATABASE": {
+            "HOST": stack_env["DEVSTACK_PG_HOST"], "PORT": int(stack_env["DEVSTACK_PG_PORT"]),
+            "DBNAME": stack_env["DEVSTACK_PG_DBNAME"], "DBUSER": stack_env["DEVSTACK_WRITER_ROLE"],
+            "SCHEMA": db_schema, "SSLMODE": "disable",
+        },
+        "INGESTOR": {"GROUP_ID": f"{db_schema}-ingestor", "BATCH_TIMEOUT_MS": 100,
+                     "READER_ROLE": stack_env["DEVSTACK_READER_ROLE"]},
+    })  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSUITE_")}
+    ingestor_env = {
+        **env,
+        "STREAMSUITE_DATABASE__USER_PWD_FILE": stack_env["DEVSTACK_WRITER_PASSWORD_FILE"],
+    }
+    publisher = _start(
+        [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(publisher_cfg),
+         "--dir", str(inbox)], env=env,
+    )  # fmt: skip
+    ingestor = _start(
+        [sys.executable, "-m", "streamsuite_ingestor", "--cfg", str(ingestor_cfg)],
+        env=ingestor_env,
+    )
+    targets = {"publisher": f"127.0.0.1:{publisher_port}", "ingestor": f"127.0.0.1:{ingestor_port}"}
+    # The window "published, none stored" shrunk from 600 s to 5 s, so the test need not wait.
+    config_file = prometheus.prepare(
+        tmp_path / "prometheus", targets, interval="1s",
+        set_values={"monitoring.rules.stalledSeconds": "5"},
+    )  # fmt: skip
+    binary = prometheus.prometheus_binary()
+    assert binary.is_file(), f"{binary}: `make chart-test` or `make prometheus` unpacks it"
+    server = prometheus.start(binary, config_file, tmp_path / "data", prom_port)
+    base = f"http://127.0.0.1:{prom_port}"
+
+    def stored() -> int:
+        with admin_conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT count(*) FROM {}.records").format(sql.Identifier(db_schema))
+            )
+            return cur.fetchone()[0]
+
+    dropped = 0
+
+    def drop() -> None:
+        nonlocal dropped
+        dropped += 1
+        (tmp_path / "new.json").write_text(json.dumps({"n": dropped}))
+        (tmp_path / "new.json").rename(inbox / f"doc-{dropped}.json")
+
+    try:
+        wait_for(lambda: http_status(f"{base}/-/ready") == 200, what="Prometheus ready")
+        wait_for(
+            lambda: http_status(f"http://127.0.0.1:{ingestor_port}/readyz") == 200,
+            timeout_s=90,
+            what="the ingestor ready (tables migrated)",
+        )
+        drop()
+        wait_for(lambda: stored() == 1, timeout_s=90, what="the first document stored")
+        # Both running: what is published is stored, so no lag alert (a scrape of the publisher
+        # that sees the document before the ingestor's scrape does may trip it for a moment).
+        wait_for(
+            lambda: "StreamsuiteConsumerLagGrowing" not in _alerts(base),
+            what="no lag alert while the ingestor stores",
+        )
+        _stop(ingestor)
+
+        def published_and_alerting() -> bool:
+            drop()  # one more document per poll: the publisher keeps publishing
+            return "StreamsuiteConsumerLagGrowing" in _alerts(base)
+
+        wait_for(published_and_alerting, timeout_s=90, interval_s=1, what="the lag alert")
+        (alert,) = _alerts(base)["StreamsuiteConsumerLagGrowing"]
+        assert alert["state"] == "pending"  # `for: 10m`: the expression is true, not for long
+        assert alert["annotations"]["summary"] == (
+            "Documents are published and no ingestor stores them"
+        )
+        assert stored() == 1
+    finally:
+        _stop(server)
+        _stop(publisher)
+        if ingestor.poll() is None:
+            _stop(ingestor)
 
 
 def test_the_config_names_the_jobs_like_the_chart_services(tmp_path: Path):
