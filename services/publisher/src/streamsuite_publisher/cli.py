@@ -77,10 +77,6 @@ def main(argv: list[str] | None = None) -> int:
              transactional_id=transactional_id, config=config_module.redacted(cfg))  # fmt: skip
     try:
         publisher.connect()
-        if not args.once:
-            from streamsuite_publisher.watcher import InboxWatcher
-
-            InboxWatcher(spool.root, service.wake, shutdown.event).start()
         service.run(once=args.once)
     except KafkaUnavailable as exc:
         print(f"streamsuite-publisher: {exc}", file=sys.stderr)

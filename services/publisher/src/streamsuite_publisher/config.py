@@ -30,7 +30,9 @@ class PublisherSettings:
         "STABLE_S",
         0.5,
         parse=as_seconds(0, 3600),
-        help="A file is published once its size and mtime stayed the same this long.",
+        help="A file written in place is published once its writer closed it and its size and "
+        "mtime then stayed the same this long (a file renamed into the inbox goes at once; "
+        "without inotify events, this window alone decides).",
     )
     rescan_s: float = setting(
         "RESCAN_S",

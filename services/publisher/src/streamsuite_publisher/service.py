@@ -39,17 +39,19 @@ from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.retry import backoff_delays
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher import metrics
+from streamsuite_publisher.arrival import StabilityTracker
 from streamsuite_publisher.config import PublisherConfig
 from streamsuite_publisher.spool import (
     DONE_MARKS,
+    ChangedFile,
     Claim,
     RefusedFile,
     Spool,
-    StabilityTracker,
     UnclaimableFile,
     name_is_utf8,
     source_text,
 )
+from streamsuite_publisher.watcher import InboxWatcher
 
 log = get_logger(__name__)
 
@@ -132,6 +134,9 @@ class PublisherService:
             max_documents=self.settings.batch_documents,
         )
         self.tracker = StabilityTracker(self.settings.stable_s)
+        self.watcher: InboxWatcher | None = None
+        # relpath → the (size, mtime_ns) that made it ready, checked again after the read
+        self.ready_as: dict[str, Signature] = {}
         self.wake = threading.Event()
         shutdown.on_request(self.wake.set)  # a stop must not wait for the next rescan
         self.last_tick = time.monotonic()
@@ -152,18 +157,26 @@ class PublisherService:
         self.spool.prepare()
         self._housekeeping(force=True)
         heartbeat = Heartbeat(self.spool, self.settings.claim_timeout_s / 3)
+        if not once:  # how files arrive (renamed in, written in place) and early wake-ups
+            self.watcher = InboxWatcher(self.spool.root, self.wake, self.shutdown.event).start()
         try:
             self._loop(once)
         finally:
             heartbeat.stop()
+            if self.watcher is not None:
+                self.watcher.join()
 
     def _loop(self, once: bool) -> None:
         while not self.shutdown.requested:
             self.last_tick = time.monotonic()
+            if self.watcher is not None:  # before the scan: events older than what it sees
+                for relpath, event, at in self.watcher.drain():
+                    self.tracker.note(relpath, event, at)
             observed = self.spool.scan()
             metrics.observe_inbox(mtime_ns for _size, mtime_ns in observed.values())
             observed = self._without_unclaimable(observed)
             ready = self.tracker.update(observed, time.monotonic())
+            self.ready_as = {relpath: observed[relpath] for relpath in ready}
             if once and not observed:
                 return
             for batch in chunks(ready, self.settings.batch_files):
@@ -217,7 +230,11 @@ class PublisherService:
             claim = self._claim(relpath)
             if claim is None:  # another publisher took it first, or it cannot be taken
                 continue
-            item = self.prepare(claim)
+            try:
+                item = self.prepare(claim)
+            except ChangedFile as exc:
+                self._changed(claim, exc)
+                continue
             item_size, item_documents = item.message_bytes, len(item.messages)
             if batch and (
                 size + item_size > self.settings.batch_bytes
@@ -233,7 +250,7 @@ class PublisherService:
 
     def _claim(self, relpath: str) -> Claim | None:
         try:
-            return self.spool.claim(relpath)
+            return self.spool.claim(relpath, self.ready_as.get(relpath))
         except UnclaimableFile as exc:
             signature = self.spool.signature(relpath)
             if signature is not None:
@@ -245,6 +262,18 @@ class PublisherService:
                 reason=exc.reason, detail=exc.detail, retry_in_s=UNCLAIMABLE_RETRY_S,
             )  # fmt: skip
             return None
+
+    def _changed(self, claim: Claim, exc: ChangedFile) -> None:
+        """Its writer is still at it: put it back, neither published nor refused, and wait
+        for it to hold still again."""
+        log.warning("file changed while it was read; put back to wait until it is complete",
+                    source=claim.source, detail=str(exc))  # fmt: skip
+        try:
+            self.spool.release(claim)
+        except OSError as release_exc:  # it stays claimed; recovery hands it back later
+            log.error("could not hand a file back to the inbox", source=claim.source,
+                      error=str(release_exc))  # fmt: skip
+        self.tracker.released(claim.relpath, time.monotonic())
 
     def prepare(self, claim: Claim) -> Prepared:
         now = utc_now()

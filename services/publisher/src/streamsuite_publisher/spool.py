@@ -69,43 +69,6 @@ def source_text(relpath: str) -> str:
     return os.fsencode(relpath).decode("utf-8", "backslashreplace")
 
 
-@dataclasses.dataclass
-class _Watch:
-    signature: tuple[int, int]
-    since: float
-
-
-class StabilityTracker:
-    """A file is ready once its size and mtime have not changed for ``stable_s`` seconds."""
-
-    def __init__(self, stable_s: float):
-        self.stable_s = stable_s
-        self._seen: dict[str, _Watch] = {}
-
-    def update(self, observed: dict[str, tuple[int, int]], now: float) -> list[str]:
-        """Record a scan (path → (size, mtime_ns)); return the ready paths, oldest first."""
-        for path in list(self._seen):
-            if path not in observed:
-                del self._seen[path]
-        ready = []
-        for path, signature in observed.items():
-            watch = self._seen.get(path)
-            if watch is None or watch.signature != signature:
-                self._seen[path] = _Watch(signature, now)
-            elif now - watch.since >= self.stable_s:
-                ready.append((watch.since, path))
-        return [path for _, path in sorted(ready)]
-
-    def next_due(self, now: float) -> float | None:
-        """Seconds until the next waiting file could be ready, or None when none waits."""
-        if not self._seen:
-            return None
-        return max(0.0, min(w.since for w in self._seen.values()) + self.stable_s - now)
-
-    def forget(self, path: str) -> None:
-        self._seen.pop(path, None)
-
-
 def new_owner_id() -> str:
     """``host.pid.token``: unique per process incarnation, even for pid 1 in a container."""
     return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
@@ -124,6 +87,11 @@ class RefusedFile(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class ChangedFile(Exception):
+    """A claimed file whose size or mtime, read from the open descriptor after reading it, is
+    not what made it look complete: its writer is still at it. It is put back, not refused."""
 
 
 class UnclaimableFile(Exception):
@@ -159,6 +127,7 @@ class Claim:
     relpath: str  # as the file was named in the inbox: the message key and `source` header
     path: Path  # where it lies now, in processing/<owner>/
     target: Path | None = None  # for a symlink: what it pointed to inside the inbox
+    expected: tuple[int, int] | None = None  # (size, mtime_ns) that made it look complete
 
     @property
     def source(self) -> str:
@@ -235,10 +204,11 @@ class Spool:
             return None
         return st.st_size, st.st_mtime_ns
 
-    def claim(self, relpath: str) -> Claim | None:
+    def claim(self, relpath: str, expected: tuple[int, int] | None = None) -> Claim | None:
         """Take the file for this process by renaming it into processing/; None when another
         publisher (or a person) took it first, UnclaimableFile when it cannot be moved (no
-        permission, name too long, disk full, …): it stays where it is."""
+        permission, name too long, disk full, …): it stays where it is. ``expected``: the
+        (size, mtime_ns) that made it look complete, checked again once it is read."""
         source = self.root / relpath
         destination = self.claims / relpath
         try:
@@ -250,7 +220,7 @@ class Spool:
         except OSError as exc:
             detail = f"cannot claim the file: {exc.strerror}"
             raise UnclaimableFile(_errno_name(exc), detail) from None
-        return Claim(relpath, destination, target)
+        return Claim(relpath, destination, target, expected)
 
     def read(self, claim: Claim, max_bytes: int) -> bytes:
         """The claimed file's bytes, or RefusedFile saying why they cannot be had.
@@ -293,6 +263,7 @@ class Spool:
                 )
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 data = handle.read(max_bytes + 1)
+            self._check_unchanged(claim, os.fstat(fd))
         except OSError as exc:
             raise RefusedFile("unreadable", f"cannot read the file: {exc.strerror}") from None
         finally:
@@ -300,6 +271,19 @@ class Spool:
         if len(data) > max_bytes:  # it grew after the stat
             raise RefusedFile("file-too-large", f"file is over the limit of {max_bytes:,} bytes")
         return data
+
+    @staticmethod
+    def _check_unchanged(claim: Claim, st: os.stat_result) -> None:
+        """The bytes just read are the file that looked complete only when its size and mtime
+        (of the descriptor, after the read) are still those; a symlink's own are no measure
+        of its target, so it is not checked."""
+        if claim.expected is None or claim.target is not None:
+            return
+        if (st.st_size, st.st_mtime_ns) != claim.expected:
+            raise ChangedFile(
+                f"changed while it was read: {claim.expected} became "
+                f"{(st.st_size, st.st_mtime_ns)} (size, mtime_ns)"
+            )
 
     def _check_inside(self, target: Path) -> None:
         """A link target must be inside the inbox and outside the spool's own directories."""

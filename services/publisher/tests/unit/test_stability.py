@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamsuite_publisher.spool import StabilityTracker
+from streamsuite_publisher.arrival import StabilityTracker
 
 T0 = 1000.0
 
