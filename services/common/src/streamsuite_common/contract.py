@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -134,10 +135,26 @@ class DeadLetter:
     raw_truncated: bool = False
     at: datetime = dataclasses.field(default_factory=utc_now)
 
+    def __post_init__(self) -> None:
+        # Every event is made storable here, whoever built it (a parsed event or a refusal
+        # built from another producer's headers): text without NUL or lone surrogates
+        # (PostgreSQL text cannot hold them), raw bytes cut to the cap and flagged, and a time
+        # with a zone.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not _storable(value):
+                object.__setattr__(self, name, _storable_text(value))
+        if self.kafka is not None and not _storable(self.kafka.topic):
+            topic = _storable_text(self.kafka.topic)
+            object.__setattr__(self, "kafka", dataclasses.replace(self.kafka, topic=topic))
+        if len(self.raw) > MAX_DEAD_LETTER_RAW_BYTES:
+            object.__setattr__(self, "raw", bytes(self.raw[:MAX_DEAD_LETTER_RAW_BYTES]))
+            object.__setattr__(self, "raw_truncated", True)
+        if self.at.tzinfo is None:
+            object.__setattr__(self, "at", self.at.replace(tzinfo=UTC))
+
     def to_json(self) -> dict[str, Any]:
         raw, truncated = self.raw, self.raw_truncated
-        if len(raw) > MAX_DEAD_LETTER_RAW_BYTES:
-            raw, truncated = raw[:MAX_DEAD_LETTER_RAW_BYTES], True
         return {
             "version": DEAD_LETTER_VERSION,
             "origin": self.origin,
@@ -206,7 +223,7 @@ class DeadLetter:
             line=data.get("line"),
             kafka=_coordinates(data.get("kafka")),
             raw_truncated=bool(data.get("raw_truncated")),
-            at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
+            at=at,
         )
 
     @classmethod
@@ -218,6 +235,21 @@ class DeadLetter:
         except RecursionError:
             raise ValueError("dead-letter event: nested too deeply to be parsed") from None
         return cls.from_json(data)
+
+
+_TEXT_FIELDS = ("origin", "stage", "reason", "detail", "source", "sha256")
+
+
+# NUL and lone surrogates (JSON may escape either): PostgreSQL text cannot hold them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
+
+
+def _storable_text(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 # Ranges of the columns an event's numbers are stored in (bigint, integer).

@@ -26,7 +26,7 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from streamsuite_common.config import DatabaseSettings
-from streamsuite_common.contract import MAX_DEAD_LETTER_RAW_BYTES, DeadLetter
+from streamsuite_common.contract import DeadLetter
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.logs import get_logger
 from streamsuite_ingestor.batching import bisect
@@ -100,25 +100,17 @@ def record_params(row: Row) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _text(value: Any) -> str | None:
-    # Text columns cannot hold NUL; an event may carry anything another producer put in it.
-    if value is None:
-        return None
-    return str(value).replace("\x00", "\ufffd")
-
-
 def dead_letter_params(item: DeadLetterRow) -> tuple[Any, ...]:
-    """Column values of one event (validated by the contract; NULs made storable here)."""
+    """Column values of one event, storable as they are: the contract (``DeadLetter``)
+    validated the event and made its text and raw bytes fit the columns."""
     event, kafka = item.event, item.event.kafka
-    raw = event.raw[:MAX_DEAD_LETTER_RAW_BYTES]
-    truncated = event.raw_truncated or len(event.raw) > MAX_DEAD_LETTER_RAW_BYTES
     coords = (None, None, None)
     if kafka is not None:
-        coords = (_text(kafka.topic), kafka.partition, kafka.offset)
+        coords = (kafka.topic, kafka.partition, kafka.offset)
     return (
-        _text(event.origin), _text(event.stage), _text(event.reason), _text(event.detail),
-        _text(event.source), _text(event.sha256), event.doc_index, event.line,
-        raw, bool(truncated),
+        event.origin, event.stage, event.reason, event.detail,
+        event.source, event.sha256, event.doc_index, event.line,
+        event.raw, event.raw_truncated,
         *coords,
         item.dlq.topic, item.dlq.partition, item.dlq.offset, event.at,
     )  # fmt: skip

@@ -10,7 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamsuite_common.contract import DeadLetter, parse_document_headers
+from streamsuite_common.contract import (
+    MAX_DEAD_LETTER_RAW_BYTES,
+    DeadLetter,
+    parse_document_headers,
+)
 from streamsuite_ingestor.decode import (
     DeadLetterRow,
     Row,
@@ -84,7 +88,7 @@ def test_malformed_dead_letter_events_are_kept_with_the_reason(value, complaint)
     item = decode_dead_letter(Message(value))
     assert item.event.reason == "invalid-dead-letter-event"
     assert complaint in item.event.detail
-    assert item.event.raw == (value or b"")
+    assert item.event.raw == (value or b"")[:MAX_DEAD_LETTER_RAW_BYTES]  # up to the cap
     assert item.dlq.offset == 7
 
 

@@ -81,21 +81,6 @@ def test_dead_letter_params_follow_the_column_order():
     assert "ON CONFLICT DO NOTHING" in render(insert_dead_letters_sql())
 
 
-def test_nul_characters_of_an_event_are_made_storable():
-    event = DeadLetter.from_json({"origin": "x\u0000y", "stage": "s", "reason": "r", "detail": "d"})
-    params = dict(
-        zip(DEAD_LETTER_COLUMNS, dead_letter_params(DeadLetterRow(event, DLQ)), strict=True)
-    )
-    assert params["origin"] == "x\ufffdy"
-
-
-def test_oversized_raw_bytes_are_cut_and_flagged():
-    event = DeadLetter(origin="o", stage="s", reason="r", detail="d", raw=b"x" * 300_000)
-    params = dict(
-        zip(DEAD_LETTER_COLUMNS, dead_letter_params(DeadLetterRow(event, DLQ)), strict=True)
-    )
-    assert len(bytes(params["raw"])) == 256 * 1024
-    assert params["raw_truncated"] is True
 
 
 @pytest.mark.parametrize(
