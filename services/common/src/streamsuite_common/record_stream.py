@@ -2,9 +2,14 @@
 feed are the same loop with a different ``data`` line.
 
 The ``Notifier`` (``streamsuite_common.notify``) wakes every client when the ingestor announces
-a batch; each client then reads what came after the last record it sent, with its filter,
+a batch; each client then reads what became final after its position, with its filter,
 through the pool. A notification is only a hint: every heartbeat re-reads too, so a missed one
 delays a record by a heartbeat at most, never loses it.
+
+Records go out in commit order, not id order (``query.read.records_after``): with several
+writers, a batch that commits late may carry lower ids than one already sent, and is still
+sent. The event id stays the record id; resuming after it continues from that record's place
+in commit order.
 """
 
 from __future__ import annotations
@@ -33,40 +38,45 @@ async def record_events(
     db: ReadOnlyPool,
     notifier: Notifier,
     record_filter: RecordFilter,
-    after_id: int,
+    after_id: int | None,
     *,
     heartbeat_s: float,
     run: Callable[..., Awaitable],
     batch: int,
     label: str,
     format_data: Callable[[int, str], str] = _record_json,
+    start: query_read.StreamPosition | None = None,
 ) -> AsyncIterator[bytes]:
-    """The SSE body: records after ``after_id`` as they arrive, heartbeats in between.
+    """The SSE body: records after record ``after_id`` (None: from now on) as they become
+    final, heartbeats in between. ``start``, when the caller looked it up already (see
+    ``stream_start``), is the position to begin at.
 
     ``run`` runs a blocking function in a worker thread (Starlette's ``run_in_threadpool``);
     ``format_data`` turns (id, record JSON) into the event's data line (default: the JSON).
     """
     wake = notifier.subscribe()
     try:
-        yield f"retry: {RETRY_MS}\n: {label} after id {after_id}\n\n".encode()
+        yield f"retry: {RETRY_MS}\n: {label} after id {after_id or 'now'}\n\n".encode()
+        position = start
         while not notifier.stopping:
             # Cleared before reading, so a NOTIFY arriving during the read wakes us again.
             wake.clear()
             while True:
-                start = after_id
                 try:
-                    rows = await run(
+                    if position is None:
+                        position = await run(db.run, lambda c: query_read.stream_start(c, after_id))
+                    got = await run(
                         db.run,
-                        lambda c, s=start: query_read.records_after(c, record_filter, s, batch),
+                        lambda c, p=position: query_read.records_after(c, record_filter, p, batch),
                     )
                 except DatabaseUnavailable as exc:
                     # Headers are sent already: say so in a comment, try again next beat.
                     yield f": {str(exc).splitlines()[0]}; retrying\n\n".encode()
                     break
-                for record_id, data in rows:
+                for record_id, data in got.records:
                     yield sse_event(record_id, format_data(record_id, data))
-                    after_id = record_id
-                if len(rows) < batch or notifier.stopping:
+                position = got.position
+                if not got.full or notifier.stopping:
                     break
             try:
                 await asyncio.wait_for(wake.wait(), heartbeat_s)
@@ -74,3 +84,12 @@ async def record_events(
                 yield b": heartbeat\n\n"
     finally:
         notifier.unsubscribe(wake)
+
+
+def stream_start(
+    conn, record_filter: RecordFilter, after_id: int | None
+) -> query_read.StreamPosition:
+    """Before the response starts: the filter checked by PostgreSQL (``InvalidQuery`` if it
+    refuses a value, so the client gets a 4xx, not a broken stream) and the start position."""
+    query_read.check_filter(conn, record_filter)
+    return query_read.stream_start(conn, after_id)

@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 
 from streamsuite_common.query import Page, RecordFilter
 from streamsuite_common.query.filters import DeadLetterFilter
-from streamsuite_common.query.render import record_json
 from streamsuite_common.query.sql import (
+    dead_letter_by_id_sql,
     dead_letters_page_sql,
+    filter_check_sql,
     record_by_id_sql,
     records_after_sql,
     records_below_sql,
     records_page_sql,
     records_window_sql,
+    stream_position_sql,
     uses_payload_index,
 )
 
@@ -56,7 +58,9 @@ def test_every_filter_is_bound_never_inlined():
     assert params["before_id"] == 99
     assert "payload @> %(key_fragment_0)s::jsonb OR payload @> %(key_fragment_1)s::jsonb" in text
     assert "payload @@ %(jsonpath)s::jsonpath" in text
-    assert text.endswith("ORDER BY id DESC LIMIT %(limit)s")
+    # The record JSON is built by PostgreSQL after the LIMIT, for the page's rows only.
+    assert text.endswith("ORDER BY id DESC LIMIT %(limit)s) r ORDER BY r.id DESC")
+    assert text.startswith("SELECT r.id, '{\"id\":' || r.id")
 
 
 def test_no_filter_is_a_plain_newest_first_page():
@@ -67,18 +71,32 @@ def test_no_filter_is_a_plain_newest_first_page():
 
 def test_other_statements_bind_their_inputs():
     _check(record_by_id_sql(7))
-    text, _params = _check(records_after_sql(EVERYTHING, 5, 100))
-    assert "id > %(after_id)s" in text
-    assert "ORDER BY id ASC" in text
+    _check(filter_check_sql(EVERYTHING))
+    _check(stream_position_sql(7))
+    text, params = _check(records_after_sql(EVERYTHING, ("5", 3), "9", 100))
+    # Commit order: only finished transactions (below the horizon), by (xid, id).
+    assert "(coalesce(xid, '0'::xid8), id) > (%(after_xid)s::xid8, %(after_id)s)" in text
+    assert "coalesce(xid, '0'::xid8) < %(horizon)s::xid8" in text
+    assert "ORDER BY coalesce(xid, '0'::xid8), id LIMIT %(limit)s" in text
+    assert (params["after_xid"], params["after_id"], params["horizon"]) == ("5", 3, "9")
     _check(dead_letters_page_sql(DeadLetterFilter(reason=EVIL, source=EVIL), Page()))
 
 
-def test_record_json_splices_the_payload_text_verbatim():
-    row = (1, "unstructured", None, None, None, None, None, '{"n": 0.1000000000000000000001}',
-           "records", 0, 5, None, datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
-    text = record_json(row)
-    assert '"payload":{"n": 0.1000000000000000000001}' in text
-    assert text.endswith('"ingested_at":"2026-01-01T00:00:00Z"}')
+def test_list_pages_show_big_documents_as_previews_and_details_whole():
+    text, _ = records_page_sql(RecordFilter(), Page())
+    assert "pg_column_size(r.payload) <= 65536 THEN r.payload::text" in text
+    assert "payload_preview" in text
+    text, _ = record_by_id_sql(7)
+    assert "payload_preview" not in text
+    assert ',"payload":\' || r.payload::text ||' in text
+
+
+def test_dead_letter_lists_leave_the_raw_bytes_out():
+    text, _ = dead_letters_page_sql(DeadLetterFilter(), Page(), raw=False)
+    assert " NULL AS raw," in text
+    assert "octet_length(raw) AS raw_bytes" in text
+    text, _ = dead_letter_by_id_sql(3)
+    assert " raw, octet_length(raw)" in text
 
 
 def test_document_filters_read_a_window_then_the_index():

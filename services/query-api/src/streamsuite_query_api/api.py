@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from streamsuite_common import record_stream
 from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool
 from streamsuite_common.query import (
     CursorCodec,
@@ -288,9 +289,25 @@ async def list_dead_letters(
     context = ctx(request)
     dead_filter, page = parse_dead_letter_params(request.query_params.multi_items(), context.codec)
     result = await _read(
-        request, lambda c: query_read.list_dead_letters(c, dead_filter, page, context.codec)
+        request,
+        lambda c: query_read.list_dead_letters(c, dead_filter, page, context.codec, raw=False),
     )
     return json_response(result.to_json())
+
+
+@router.get(
+    "/dead-letters/{letter_id}",
+    summary="One dead letter by id, with its raw bytes",
+    response_model=models.DeadLetter,
+    responses={404: {"model": models.Problem, "description": "No dead letter with this id."}},
+)
+async def get_dead_letter(
+    request: Request, letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> Response:
+    found = await _read(request, lambda c: query_read.get_dead_letter(c, letter_id))
+    if found is None:
+        raise ApiError(404, f"dead letter {letter_id}: not found")
+    return json_response(found)
 
 
 @router.get("/stats", summary="Counts and ingestion rate", response_model=models.Stats)
@@ -343,8 +360,10 @@ async def stream_records(
     if slot is None:
         raise DatabaseUnavailable(f"{context.streams.limit} stream clients already")
     try:
-        if after_id is None:
-            after_id = await _read(request, query_read.latest_record_id)
+        # Before the response starts: a filter PostgreSQL refuses is a 400 here.
+        start = await _read(
+            request, lambda c: record_stream.stream_start(c, record_filter, after_id)
+        )
         events = stream.record_events(
             context.db,
             context.notifier,
@@ -352,6 +371,7 @@ async def stream_records(
             after_id,
             heartbeat_s=context.heartbeat_s,
             run=run_in_threadpool,
+            start=start,
         )
     except BaseException:
         slot.release()

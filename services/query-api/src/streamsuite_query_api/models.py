@@ -47,7 +47,17 @@ class Record(BaseModel):
     doc_index: int | None = Field(description="0-based document index within the file.")
     name: str | None = Field(description="Typed `name` (relational records only).")
     age: int | None = Field(description="Typed `age` (relational records only).")
-    payload: Any = Field(description="The document itself, exactly as stored (any JSON value).")
+    payload: Any = Field(
+        description="The document itself, exactly as stored (any JSON value). In a list, a "
+        "document stored in more than 64 KiB is null there, with `payload_truncated` and "
+        "`payload_preview`: `/records/{id}` has it whole."
+    )
+    payload_truncated: bool | None = Field(
+        default=None, description="Lists only, for a big document: `payload` left out."
+    )
+    payload_preview: str | None = Field(
+        default=None, description="Lists only, for a big document: its first 1000 characters."
+    )
     kafka: KafkaPosition = Field(description="Where the message was read.")
     produced_at: datetime | None = Field(description="When the publisher produced it.")
     ingested_at: datetime = Field(description="When it was stored.")
@@ -64,8 +74,8 @@ class RecordPage(BaseModel):
     )
 
 
-class DeadLetter(BaseModel):
-    """Something that could not be stored, with why and the raw bytes."""
+class DeadLetterSummary(BaseModel):
+    """Something that could not be stored, with why; the raw bytes are on its detail."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -80,7 +90,7 @@ class DeadLetter(BaseModel):
                     "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
                     "doc_index": 0,
                     "line": 1,
-                    "raw_base64": "dGhpcyB7IG5vdCBqc29u",
+                    "raw_bytes": 15,
                     "raw_truncated": False,
                     "kafka": None,
                     "dlq": {"topic": "records.dlq", "partition": 0, "offset": 16},
@@ -100,7 +110,7 @@ class DeadLetter(BaseModel):
     sha256: str | None
     doc_index: int | None
     line: int | None
-    raw_base64: str = Field(description="The refused bytes (at most 256 KiB), base64.")
+    raw_bytes: int = Field(description="Size of the refused bytes kept (at most 256 KiB).")
     raw_truncated: bool
     kafka: KafkaPosition | None = Field(description="The refused message, if it reached Kafka.")
     dlq: KafkaPosition = Field(description="Where the dead-letter event was read.")
@@ -108,8 +118,14 @@ class DeadLetter(BaseModel):
     created_at: datetime
 
 
+class DeadLetter(DeadLetterSummary):
+    """A dead letter with its raw bytes."""
+
+    raw_base64: str = Field(description="The refused bytes (at most 256 KiB), base64.")
+
+
 class DeadLetterPage(BaseModel):
-    items: list[DeadLetter]
+    items: list[DeadLetterSummary] = Field(description="Newest first; without raw bytes.")
     next_cursor: str | None
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import ReadOnlyPool
 from streamsuite_common.query import InvalidQuery, RecordFilter
+from streamsuite_common.query.read import StreamPosition
 from streamsuite_common.record_stream import record_events as _record_events
 
 BATCH = 500
@@ -30,13 +31,14 @@ def record_events(
     db: ReadOnlyPool,
     notifier: Notifier,
     record_filter: RecordFilter,
-    after_id: int,
+    after_id: int | None,
     *,
     heartbeat_s: float,
     run: Callable[..., Awaitable],
+    start: StreamPosition | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream's body: each new record's JSON as an event, heartbeats in between."""
     return _record_events(
         db, notifier, record_filter, after_id,
-        heartbeat_s=heartbeat_s, run=run, batch=BATCH, label="streaming records",
+        heartbeat_s=heartbeat_s, run=run, batch=BATCH, label="streaming records", start=start,
     )  # fmt: skip

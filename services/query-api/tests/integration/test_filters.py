@@ -158,7 +158,7 @@ def test_pages_follow_the_cursor_newest_first(api, corpus):
     assert seen == sorted(corpus.values(), reverse=True)
 
 
-def test_dead_letters_are_paged_with_raw_bytes_as_base64(api, filler):
+def test_dead_letters_are_paged_without_raw_bytes_which_their_detail_has(api, filler):
     for number in range(5):
         filler.dead_letter("invalid-json", f"broken {number} \x00\xff".encode("latin-1"),
                            source=f"bad{number}.json", sha256="ab" * 32, doc_index=0)  # fmt: skip
@@ -169,7 +169,12 @@ def test_dead_letters_are_paged_with_raw_bytes_as_base64(api, filler):
     assert second.json()["next_cursor"] is None
     assert len(letters) == 6
     assert letters[0]["reason"] == "not-utf8"
-    assert letters[0]["raw_base64"] == "//4="
+    # The list leaves the raw bytes (up to 256 KiB each) out; the detail has them, base64.
+    assert "raw_base64" not in letters[0]
+    assert letters[0]["raw_bytes"] == 2
+    detail = api.get(f"/api/v1/dead-letters/{letters[0]['id']}").json()
+    assert detail["raw_base64"] == "//4="
+    assert api.get("/api/v1/dead-letters/999999999").status_code == 404
     assert [x["id"] for x in letters] == sorted((x["id"] for x in letters), reverse=True)
     by_reason = api.get("/api/v1/dead-letters", params={"reason": "invalid-json"}).json()
     assert {x["source"] for x in by_reason["items"]} == {f"bad{n}.json" for n in range(5)}
@@ -190,3 +195,42 @@ def test_stats_count_kinds_dead_letters_and_recent_minutes(api, corpus, filler):
     assert sum(m["count"] for m in minutes) == 10
     assert stats["last_record_id"] == max(corpus.values())
     assert datetime.fromisoformat(stats["last_ingested_at"]) <= datetime.now(UTC)
+
+
+def _noise(size: int, seed: int) -> str:
+    """Text PostgreSQL cannot compress much: a document stored at about its size."""
+    import hashlib
+
+    blocks = (hashlib.sha256(f"{seed}-{n}".encode()).hexdigest() for n in range(size // 64 + 1))
+    return "".join(blocks)[:size]
+
+
+def test_a_page_of_big_documents_stops_at_its_byte_budget_and_hands_out_a_cursor(api, filler):
+    # 24 documents of 60 KB (under the preview size): 1.4 MB in one page of limit 50 before.
+    made = [i for n in range(24) for i in filler.add({"n": n, "blob": _noise(60_000, n)})]
+    response = api.get("/api/v1/records", params={"limit": 50})
+    assert response.status_code == 200
+    assert len(response.content) <= (1 << 20) + 70_000, len(response.content)
+    page = response.json()
+    assert 1 <= len(page["items"]) < 24
+    assert page["next_cursor"] is not None
+    seen = [item["id"] for item in page["items"]]
+    while page["next_cursor"]:
+        params = {"limit": 50, "cursor": page["next_cursor"]}
+        page = api.get("/api/v1/records", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+    assert seen == sorted(made, reverse=True)
+
+
+def test_a_list_shows_a_huge_document_as_a_preview_and_its_detail_whole(api, filler):
+    [big] = filler.add({"blob": _noise(600_000, 7)})
+    [small] = filler.add({"small": True})
+    listed = {item["id"]: item for item in api.get("/api/v1/records").json()["items"]}
+    assert listed[small]["payload"] == {"small": True}
+    assert "payload_preview" not in listed[small]
+    assert listed[big]["payload"] is None
+    assert listed[big]["payload_truncated"] is True
+    assert listed[big]["payload_preview"].startswith('{"blob": "')
+    assert len(listed[big]["payload_preview"]) == 1000
+    whole = api.get(f"/api/v1/records/{big}").json()
+    assert len(whole["payload"]["blob"]) == 600_000

@@ -20,6 +20,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from psycopg2 import sql
 
+from devstack.testing import TEST_JWT_SECRET, bearer
 from streamsuite_common.config import HttpSettings, LogSettings
 from streamsuite_common.contract import document_headers
 from streamsuite_common.db import connect_kwargs
@@ -78,7 +79,9 @@ def test_documents_sent_through_kafka_and_the_ingestor_are_served(
     assert record["kafka"]["topic"] == topic
     assert record["doc_index"] == 1
     [letter] = api.get("/api/v1/dead-letters").json()["items"]
-    assert letter["raw_base64"] == "e2Jyb2tlbg=="
+    assert letter["raw_bytes"] == 7
+    detail = api.get(f"/api/v1/dead-letters/{letter['id']}").json()
+    assert detail["raw_base64"] == "e2Jyb2tlbg=="
     assert letter["kafka"]["topic"] == topic
 
 
@@ -161,6 +164,7 @@ def test_sigterm_stops_cleanly_with_a_stream_open(tmp_path, reader_settings, sch
         "HTTP": {"HOST": "127.0.0.1", "PORT": port},
         "LOG": {"FORMAT": "json"},
         "QUERY_API": {"STREAM_HEARTBEAT_S": 30},
+        "AUTH": {"JWT_SECRET": TEST_JWT_SECRET},
     }  # fmt: skip
     process = _cli(tmp_path, tree, db.user_pwd)
     base = f"http://127.0.0.1:{port}"
@@ -176,7 +180,8 @@ def test_sigterm_stops_cleanly_with_a_stream_open(tmp_path, reader_settings, sch
         opened = threading.Event()
 
         def listen() -> None:
-            with httpx.stream("GET", f"{base}/api/v1/stream", timeout=60) as response:
+            with httpx.stream("GET", f"{base}/api/v1/stream", headers=bearer(),
+                              timeout=60) as response:  # fmt: skip
                 for _ in response.iter_lines():
                     opened.set()
 

@@ -73,22 +73,52 @@ def _culprit(f: RecordFilter | None, message: str) -> str:
     return given[0] if len(given) == 1 else "filter"
 
 
+# A page stops before this many bytes of items (always with at least one item) and hands out
+# a cursor for the rest, so a page of big documents stays bounded whatever its limit.
+PAGE_BUDGET_BYTES = 1 << 20
+
+
 def _page(
-    rows: list, page: Page, codec: CursorCodec, scope: str, to_json: Callable[[Any], str]
+    rows: list,
+    page: Page,
+    codec: CursorCodec,
+    scope: str,
+    to_json: Callable[[Any], str],
+    budget: int = PAGE_BUDGET_BYTES,
 ) -> JsonPage:
+    items: list[str] = []
+    used = 0
+    last_id = None
     more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    last_id = rows[-1][0] if rows else None
+    for row in rows[: page.limit]:
+        text = to_json(row)
+        if items and used + len(text) > budget:
+            more = True
+            break
+        items.append(text)
+        used += len(text)
+        last_id = row[0]
     cursor = codec.encode(scope, last_id) if more and last_id is not None else None
-    return JsonPage([to_json(row) for row in rows], cursor, last_id)
+    return JsonPage(items, cursor, last_id)
 
 
-def list_records(conn: Connection, f: RecordFilter, page: Page, codec: CursorCodec) -> JsonPage:
+def _rendered(row: Sequence[Any]) -> str:
+    return row[1]
+
+
+def list_records(
+    conn: Connection,
+    f: RecordFilter,
+    page: Page,
+    codec: CursorCodec,
+    budget: int = PAGE_BUDGET_BYTES,
+) -> JsonPage:
+    """A page of records (list JSON: big documents as previews), newest first."""
     if sql.uses_payload_index(f):
         rows = _payload_rows(conn, f, page)
     else:
         rows = _execute(conn, sql.records_page_sql(f, page), f)
-    return _page(rows, page, codec, RECORDS_SCOPE, render.record_json)
+    return _page(rows, page, codec, RECORDS_SCOPE, _rendered, budget)
 
 
 def _payload_rows(conn: Connection, f: RecordFilter, page: Page) -> list:
@@ -103,16 +133,58 @@ def _payload_rows(conn: Connection, f: RecordFilter, page: Page) -> list:
 
 
 def get_record(conn: Connection, record_id: int) -> str | None:
+    """The whole record JSON."""
     rows = _execute(conn, sql.record_by_id_sql(record_id))
-    return render.record_json(rows[0]) if rows else None
+    return rows[0][1] if rows else None
+
+
+def check_filter(conn: Connection, f: RecordFilter) -> None:
+    """InvalidQuery now if PostgreSQL refuses a value of the filter (see ``sql``)."""
+    _execute(conn, sql.filter_check_sql(f), f)
+
+
+# --- the stream: commit order (see ``sql``) ---
+
+StreamPosition = tuple[str, int]  # (xid as text, record id)
+
+
+def stream_start(conn: Connection, after_id: int | None) -> StreamPosition:
+    """Where a stream starts: after record ``after_id`` in commit order, or (None) after
+    everything already final, so a writer still running when the client came is sent."""
+    if after_id is None:
+        return _execute(conn, sql.stream_horizon_sql())[0][0], 0
+    rows = _execute(conn, sql.stream_position_sql(after_id))
+    return (rows[0][0], after_id) if rows else ("0", after_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamBatch:
+    """Records to send, (id, record JSON) in commit order, and the position after them."""
+
+    records: list[tuple[int, str]]
+    position: StreamPosition
+    full: bool  # ``limit`` records: more may be waiting
 
 
 def records_after(
-    conn: Connection, f: RecordFilter, after_id: int, limit: int
-) -> list[tuple[int, str]]:
-    """(id, record JSON) of matching records after ``after_id``, oldest first."""
-    rows = _execute(conn, sql.records_after_sql(f, after_id, limit), f)
-    return [(row[0], render.record_json(row)) for row in rows]
+    conn: Connection, f: RecordFilter, position: StreamPosition, limit: int
+) -> StreamBatch:
+    """The matching records after ``position`` that are final now, oldest commit first.
+
+    When fewer than ``limit`` came, every row below the horizon was looked at, so the
+    position moves to the horizon even if none matched the filter: the next read starts
+    there instead of scanning the same non-matching rows again."""
+    horizon = _execute(conn, sql.stream_horizon_sql())[0][0]
+    rows = _execute(conn, sql.records_after_sql(f, position, horizon, limit), f)
+    records = [(row[0], row[2]) for row in rows]
+    if len(rows) == limit:
+        return StreamBatch(records, (rows[-1][1], rows[-1][0]), True)
+    # (horizon, 0) sorts before every row of the horizon's transaction and after all below it.
+    return StreamBatch(records, max(position, (horizon, 0), key=_position_key), False)
+
+
+def _position_key(position: StreamPosition) -> tuple[int, int]:
+    return int(position[0]), position[1]
 
 
 def latest_record_id(conn: Connection) -> int:
@@ -120,10 +192,16 @@ def latest_record_id(conn: Connection) -> int:
 
 
 def list_dead_letters(
-    conn: Connection, f: DeadLetterFilter, page: Page, codec: CursorCodec
+    conn: Connection, f: DeadLetterFilter, page: Page, codec: CursorCodec, *, raw: bool = True
 ) -> JsonPage:
-    rows = _execute(conn, sql.dead_letters_page_sql(f, page))
+    """A page of dead letters; ``raw=False`` leaves their raw bytes out (the detail has them)."""
+    rows = _execute(conn, sql.dead_letters_page_sql(f, page, raw=raw))
     return _page(rows, page, codec, DEAD_LETTERS_SCOPE, render.dead_letter_json)
+
+
+def get_dead_letter(conn: Connection, letter_id: int) -> str | None:
+    rows = _execute(conn, sql.dead_letter_by_id_sql(letter_id))
+    return render.dead_letter_json(rows[0]) if rows else None
 
 
 def _counts(rows: Sequence[tuple[str, int]]) -> dict[str, int]:

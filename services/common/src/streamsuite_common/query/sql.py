@@ -14,12 +14,67 @@ from streamsuite_common.query.values import containment_fragments
 
 Statement = tuple[str, dict[str, Any]]
 
-RECORD_COLUMNS = (
-    "id, kind, source, sha256, doc_index, name, age, payload::text AS payload, "
-    "kafka_topic, kafka_partition, kafka_offset, produced_at, ingested_at"
-)
+# List pages show a document whose stored (compressed) size is beyond this as a preview: its
+# first PREVIEW_CHARS characters, ``payload`` null and ``payload_truncated`` true; the whole
+# document is on ``/records/{id}``. pg_column_size reads no TOAST, so the test is cheap.
+PREVIEW_ABOVE_BYTES = 64 * 1024
+PREVIEW_CHARS = 1000
+
+
+def _json_text(column: str) -> str:
+    return f"coalesce(to_json(r.{column})::text, 'null')"
+
+
+def _json_number(column: str) -> str:
+    return f"coalesce(r.{column}::text, 'null')"
+
+
+def _json_time(column: str) -> str:
+    # The session runs in UTC; RFC 3339 with microseconds and Z.
+    return (
+        f"coalesce('\"' || to_char(r.{column} AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '\"', 'null')"
+    )
+
+
+def record_json_sql(*, preview: bool) -> str:
+    """The record JSON object built by PostgreSQL from the columns of ``r`` (one row of
+    records), so Python only forwards text; the payload spliced in as jsonb prints it."""
+    payload = "r.payload::text"
+    if preview:
+        payload = (
+            f"CASE WHEN pg_column_size(r.payload) <= {PREVIEW_ABOVE_BYTES} THEN r.payload::text "
+            'ELSE \'null,"payload_truncated":true,"payload_preview":\' '
+            f"|| to_json(left(r.payload::text, {PREVIEW_CHARS}))::text END"
+        )
+    return (
+        "'{\"id\":' || r.id || ',\"kind\":' || to_json(r.kind)::text"
+        f" || ',\"source\":' || {_json_text('source')}"
+        f" || ',\"sha256\":' || {_json_text('sha256')}"
+        f" || ',\"doc_index\":' || {_json_number('doc_index')}"
+        f" || ',\"name\":' || {_json_text('name')}"
+        f" || ',\"age\":' || {_json_number('age')}"
+        f" || ',\"payload\":' || {payload}"
+        ' || \',"kafka":{"topic":\' || to_json(r.kafka_topic)::text'
+        " || ',\"partition\":' || r.kafka_partition || ',\"offset\":' || r.kafka_offset"
+        f" || '}},\"produced_at\":' || {_json_time('produced_at')}"
+        f" || ',\"ingested_at\":' || {_json_time('ingested_at')} || '}}'"
+    )
+
+
+LIST_RECORD_JSON = record_json_sql(preview=True)
+FULL_RECORD_JSON = record_json_sql(preview=False)
+
+
+def _rendered(inner: str, *, preview: bool, order: str = "r.id DESC") -> str:
+    """(id, record JSON) of the rows ``inner`` selects, rendered after its LIMIT."""
+    expression = LIST_RECORD_JSON if preview else FULL_RECORD_JSON
+    return f"SELECT r.id, {expression} FROM ({inner}) r ORDER BY {order}"  # noqa: S608
+
+
 DEAD_LETTER_COLUMNS = (
-    "id, origin, stage, reason, detail, source, sha256, doc_index, line, raw, raw_truncated, "
+    "id, origin, stage, reason, detail, source, sha256, doc_index, line, raw, "
+    "octet_length(raw) AS raw_bytes, raw_truncated, "
     "kafka_topic, kafka_partition, kafka_offset, dlq_topic, dlq_partition, dlq_offset, "
     "refused_at, created_at"
 )
@@ -83,8 +138,10 @@ def _page_sql(table: str, columns: str, where: list[str], params: dict, page: Pa
 
 
 def records_page_sql(f: RecordFilter, page: Page) -> Statement:
+    """(id, list JSON) newest first, one row more than the page."""
     where, params = record_conditions(f)
-    return _page_sql("records", RECORD_COLUMNS, where, params, page)
+    inner, params = _page_sql("records", "*", where, params, page)
+    return _rendered(inner, preview=True), params
 
 
 # Document filters (`key`+`value`, `contains`, `jsonpath`) are served by the GIN index, but
@@ -105,11 +162,11 @@ def records_window_sql(f: RecordFilter, top: int, limit: int) -> Statement:
     where, params = record_conditions(f)
     where += ["id < %(top)s", "id >= %(floor)s"]
     params.update(top=top, floor=top - PAYLOAD_WINDOW, limit=limit)
-    return (
-        f"SELECT {RECORD_COLUMNS} FROM records WHERE {' AND '.join(where)} "  # noqa: S608
-        "ORDER BY id DESC LIMIT %(limit)s",
-        params,
+    inner = (
+        f"SELECT * FROM records WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY id DESC LIMIT %(limit)s"
     )
+    return _rendered(inner, preview=True), params
 
 
 def records_below_sql(f: RecordFilter, below: int, limit: int) -> Statement:
@@ -120,35 +177,87 @@ def records_below_sql(f: RecordFilter, below: int, limit: int) -> Statement:
     where, params = record_conditions(f)
     where.append("id < %(below)s")
     params.update(below=below, limit=limit)
-    return (
-        f"SELECT {RECORD_COLUMNS} FROM records WHERE id = ANY(ARRAY("  # noqa: S608
+    inner = (
+        "SELECT * FROM records WHERE id = ANY(ARRAY("  # noqa: S608
         f"SELECT id FROM (SELECT id FROM records WHERE {' AND '.join(where)} OFFSET 0) matches "
-        "ORDER BY id DESC LIMIT %(limit)s)) ORDER BY id DESC",
-        params,
+        "ORDER BY id DESC LIMIT %(limit)s))"
     )
+    return _rendered(inner, preview=True), params
 
 
 def record_by_id_sql(record_id: int) -> Statement:
-    return f"SELECT {RECORD_COLUMNS} FROM records WHERE id = %(id)s", {"id": record_id}  # noqa: S608
+    """(id, whole record JSON)."""
+    inner = "SELECT * FROM records WHERE id = %(id)s"
+    return _rendered(inner, preview=False), {"id": record_id}
 
 
-def records_after_sql(f: RecordFilter, after_id: int, limit: int) -> Statement:
-    """Oldest first after ``after_id``: what the stream sends next."""
-    where, params = record_conditions(f)
-    where.append("id > %(after_id)s")
-    params["after_id"], params["limit"] = after_id, limit
+# --- the stream, in commit order (see migration 0003) ---
+#
+# Ids are taken at INSERT and seen at COMMIT, so a writer that commits late can add ids below
+# ones already streamed. Each row carries the id of the transaction that wrote it (``xid``,
+# NULL = 0 for rows older than the column). Every transaction below the reading snapshot's
+# xmin has finished, so the rows with such an xid are final: the stream sends only those, in
+# (xid, id) order, and its position is an (xid, id) pair that never has to move back.
+COMMIT_KEY = "coalesce(xid, '0'::xid8)"
+
+
+def stream_horizon_sql() -> Statement:
+    """The reading snapshot's xmin: every transaction below it has finished."""
+    return "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", {}
+
+
+def stream_position_sql(record_id: int) -> Statement:
+    """The commit position of record ``record_id`` (or of the newest record below it)."""
     return (
-        f"SELECT {RECORD_COLUMNS} FROM records WHERE {' AND '.join(where)} "  # noqa: S608
-        "ORDER BY id ASC LIMIT %(limit)s",
+        f"SELECT {COMMIT_KEY}::text, id FROM records WHERE id <= %(id)s "  # noqa: S608
+        "ORDER BY id DESC LIMIT 1",
+        {"id": record_id},
+    )
+
+
+def records_after_sql(
+    f: RecordFilter, after: tuple[str, int], horizon: str, limit: int
+) -> Statement:
+    """(id, xid, whole record JSON) of the rows after position ``after`` and below the
+    ``horizon`` xid, in commit order: what the stream sends next."""
+    where, params = record_conditions(f)
+    where += [
+        f"({COMMIT_KEY}, id) > (%(after_xid)s::xid8, %(after_id)s)",
+        f"{COMMIT_KEY} < %(horizon)s::xid8",
+    ]
+    params.update(after_xid=after[0], after_id=after[1], horizon=horizon, limit=limit)
+    inner = (
+        f"SELECT *, {COMMIT_KEY} AS commit_xid FROM records "  # noqa: S608
+        f"WHERE {' AND '.join(where)} ORDER BY {COMMIT_KEY}, id LIMIT %(limit)s"
+    )
+    return (
+        f"SELECT r.id, r.commit_xid::text, {FULL_RECORD_JSON} FROM ({inner}) r "  # noqa: S608
+        "ORDER BY r.commit_xid, r.id",
         params,
     )
+
+
+def filter_check_sql(f: RecordFilter) -> Statement:
+    """Plans the filter without reading a row: PostgreSQL folds the bound casts (jsonpath,
+    jsonb) while planning, so a value it refuses fails here, before a stream starts."""
+    where, params = record_conditions(f)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT 1 FROM records{clause} LIMIT 0", params  # noqa: S608
 
 
 def latest_record_id_sql() -> Statement:
     return "SELECT coalesce(max(id), 0) FROM records", {}
 
 
-def dead_letters_page_sql(f: DeadLetterFilter, page: Page) -> Statement:
+# The API's list carries no raw bytes (up to 256 KiB each): ``/dead-letters/{id}`` has them.
+DEAD_LETTER_LIST_COLUMNS = DEAD_LETTER_COLUMNS.replace(" raw,", " NULL AS raw,")
+
+
+def dead_letter_by_id_sql(letter_id: int) -> Statement:
+    return f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = %(id)s", {"id": letter_id}  # noqa: S608
+
+
+def dead_letters_page_sql(f: DeadLetterFilter, page: Page, *, raw: bool = True) -> Statement:
     where: list[str] = []
     params: dict[str, Any] = {}
     for column in ("reason", "origin", "stage", "source"):
@@ -162,7 +271,8 @@ def dead_letters_page_sql(f: DeadLetterFilter, page: Page) -> Statement:
     if f.until is not None:
         where.append("created_at < %(until)s")
         params["until"] = f.until
-    return _page_sql("dead_letters", DEAD_LETTER_COLUMNS, where, params, page)
+    columns = DEAD_LETTER_COLUMNS if raw else DEAD_LETTER_LIST_COLUMNS
+    return _page_sql("dead_letters", columns, where, params, page)
 
 
 STATS_SQL: dict[str, str] = {
