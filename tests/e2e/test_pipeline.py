@@ -25,20 +25,28 @@ def target() -> Target:
     return Target.from_env()
 
 
-def _get_json(url: str) -> dict:
-    status, _, body = http_get(url)
+def _get_json(target: Target, url: str) -> dict:
+    status, _, body = target.get(url)
     assert status == 200, f"GET {url}: {status} {body[:300]}"
     return json.loads(body)
 
 
-def _items(url: str) -> list[dict]:
-    status, _, body = http_get(url)
+def _items(target: Target, url: str) -> list[dict]:
+    status, _, body = target.get(url)
     return json.loads(body)["items"] if status == 200 else []
 
 
 def test_every_target_answers_healthz(target):
     for base in target.health:
         assert http_get(f"{base}/healthz")[0] == 200, f"{base}/healthz"
+
+
+def test_the_api_and_the_ui_refuse_callers_without_a_token(target):
+    # Authentication is on in every deployment the suite runs against (issue 17).
+    for url in (f"{target.api}/api/v1/records", f"{target.web}/records"):
+        status, _, _ = http_get(url)
+        assert status == 401, url
+        assert target.get(url)[0] == 200, url
 
 
 def test_a_dropped_file_reaches_the_api_and_the_web_ui(target):
@@ -48,15 +56,15 @@ def test_a_dropped_file_reaches_the_api_and_the_web_ui(target):
 
     query = urllib.parse.urlencode({"source": name})
     url = f"{target.api}/api/v1/records?{query}"
-    items = wait_for(lambda: _items(url), what=f"{name} in {url}", timeout_s=PIPELINE_TIMEOUT_S,
-                     interval_s=0.25)  # fmt: skip
+    items = wait_for(lambda: _items(target, url), what=f"{name} in {url}",
+                     timeout_s=PIPELINE_TIMEOUT_S, interval_s=0.25)  # fmt: skip
     assert [(r["kind"], r["name"], r["age"], r["source"]) for r in items] == [
         ("relational", person, 36, name)
     ]
-    record = _get_json(f"{target.api}/api/v1/records/{items[0]['id']}")
+    record = _get_json(target, f"{target.api}/api/v1/records/{items[0]['id']}")
     assert record["payload"] == {"name": person, "age": 36}
 
-    status, content_type, page = http_get(f"{target.web}/records?{query}")
+    status, content_type, page = target.get(f"{target.web}/records?{query}")
     assert (status, content_type.split(";")[0]) == (200, "text/html")
     assert person in page
     assert name in page
@@ -72,9 +80,9 @@ def test_numbers_come_out_of_the_api_exactly_as_they_were_written(target):
 
     query = urllib.parse.urlencode({"source": name})
     url = f"{target.api}/api/v1/records?{query}"
-    items = wait_for(lambda: _items(url), what=f"{name} stored", timeout_s=PIPELINE_TIMEOUT_S,
-                     interval_s=0.25)  # fmt: skip
-    status, _, body = http_get(f"{target.api}/api/v1/records/{items[0]['id']}")
+    items = wait_for(lambda: _items(target, url), what=f"{name} stored",
+                     timeout_s=PIPELINE_TIMEOUT_S, interval_s=0.25)  # fmt: skip
+    status, _, body = target.get(f"{target.api}/api/v1/records/{items[0]['id']}")
     assert status == 200
     for number in exact:
         assert f": {number}" in body or f":{number}" in body, f"{number} not in {body}"
@@ -86,14 +94,14 @@ def test_a_broken_file_becomes_a_dead_letter(target):
 
     query = urllib.parse.urlencode({"source": name})
     url = f"{target.api}/api/v1/dead-letters?{query}"
-    items = wait_for(lambda: _items(url), what=f"{name} in {url}", timeout_s=PIPELINE_TIMEOUT_S,
-                     interval_s=0.25)  # fmt: skip
+    items = wait_for(lambda: _items(target, url), what=f"{name} in {url}",
+                     timeout_s=PIPELINE_TIMEOUT_S, interval_s=0.25)  # fmt: skip
     assert [(d["reason"], d["origin"], d["source"]) for d in items] == [
         ("invalid-json", "publisher", name)
     ]
-    assert not _items(f"{target.api}/api/v1/records?{query}")
+    assert not _items(target, f"{target.api}/api/v1/records?{query}")
 
-    status, content_type, page = http_get(f"{target.web}/dead-letters?{query}")
+    status, content_type, page = target.get(f"{target.web}/dead-letters?{query}")
     assert (status, content_type.split(";")[0]) == (200, "text/html")
     assert name in page
     assert "invalid-json" in page
@@ -109,7 +117,7 @@ def test_a_json_lines_file_becomes_one_record_per_line(target):
     url = f"{target.api}/api/v1/records?{query}"
 
     def all_three() -> list[dict]:
-        items = _items(url)
+        items = _items(target, url)
         return items if len(items) == 3 else []
 
     items = wait_for(all_three, what=f"3 records of {name} in {url}",
@@ -117,7 +125,7 @@ def test_a_json_lines_file_becomes_one_record_per_line(target):
     assert sorted((r["doc_index"], r["name"], r["age"]) for r in items) == [
         (i, person, 30 + i) for i, person in enumerate(people)
     ]
-    status, _, page = http_get(f"{target.web}/records?{query}")
+    status, _, page = target.get(f"{target.web}/records?{query}")
     assert status == 200
     assert all(person in page for person in people)
 

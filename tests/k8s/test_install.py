@@ -43,7 +43,8 @@ def test_helm_test_passes(cluster):
 
 def test_the_readme_port_forwards_answer(target):
     assert http_get(f"{target.web}/healthz")[0] == 200
-    status, content_type, _ = http_get(f"{target.web}/")
+    status, content_type, _ = target.get(f"{target.web}/")
     assert (status, content_type.split(";")[0]) == (200, "text/html")
     assert http_get(f"{target.api}/docs")[0] == 200
-    assert http_get(f"{target.api}/api/v1/stats")[0] == 200
+    assert http_get(f"{target.api}/api/v1/stats")[0] == 401  # authentication is on
+    assert target.get(f"{target.api}/api/v1/stats")[0] == 200

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from devstack.testing import http_get, unique, wait_for
+from devstack.e2e_target import Target
+from devstack.testing import unique, wait_for
 
 CHART_VALUE = "config.logLevel=debug"
 
@@ -42,10 +43,10 @@ def test_upgrade_rolls_the_pods_runs_migrations_and_keeps_secrets(cluster, targe
     name = f"{unique('after-upgrade')}.json"
     target.inbox.drop(name, json.dumps({"name": "Upgraded", "age": 1}).encode())
     url = f"{target.api}/api/v1/records?source={name}"
-    wait_for(lambda: _items(url), timeout_s=120, interval_s=0.5,
+    wait_for(lambda: _items(target, url), timeout_s=120, interval_s=0.5,
              what=f"{name} stored by the upgraded pods")  # fmt: skip
 
 
-def _items(url: str) -> list:
-    status, _, body = http_get(url)
+def _items(target: Target, url: str) -> list:
+    status, _, body = target.get(url)
     return json.loads(body)["items"] if status == 200 else []

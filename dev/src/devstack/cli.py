@@ -22,6 +22,7 @@ from types import FrameType
 import psycopg2
 
 from devstack import services
+from devstack.auth import token_path, write_dev_token
 from devstack.kafka import fetch
 from devstack.procs import StackError
 from devstack.settings import SettingsError, StackSettings
@@ -45,6 +46,10 @@ def _install_stop_handlers() -> None:
     signal.signal(signal.SIGINT, _raise_stop)
 
 
+def _api_base(settings: StackSettings) -> str:
+    return f"http://127.0.0.1:{settings.service_port(8000)}"
+
+
 def _banner(settings: StackSettings, started: list[services.ServiceSpec], took_s: float) -> str:
     lines = [
         f"streamsuite local stack is up ({took_s:.1f}s)",
@@ -60,6 +65,14 @@ def _banner(settings: StackSettings, started: list[services.ServiceSpec], took_s
         lines.append(f"  {spec.name:<11} {page}{base}/healthz {base}/readyz {base}/metrics")
     if not started:
         lines.append("  services    none installed yet")
+    if any(spec.auth for spec in started):
+        token = write_dev_token(settings)
+        lines += [
+            f"  dev token   (read+submit, also in {token_path(settings)}):",
+            f"              {token}",
+            '              curl -H "Authorization: Bearer $(cat '
+            f'{token_path(settings)})" {_api_base(settings)}/api/v1/records',
+        ]
     lines += [
         f"  inbox       {settings.inbox}  (drop .json/.yaml files here)",
         f"  logs        {settings.logs}  (`make logs`)",

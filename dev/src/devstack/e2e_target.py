@@ -9,6 +9,8 @@ pods of `make kube-e2e`:
     STREAMSUITE_E2E_INBOX        directory the publisher watches (default: the stack's inbox)
     STREAMSUITE_E2E_INBOX_POD    instead: `<namespace>/<label selector>` of the publisher pod;
                                  files go in with `kubectl cp` and `kubectl exec mv`
+    STREAMSUITE_E2E_TOKEN        bearer token (read+submit) for the API and the UI (default:
+                                 one signed with the local stack's secret, var/secrets)
 
 The defaults follow DEVSTACK_VAR and DEVSTACK_SERVICE_PORT_OFFSET.
 """
@@ -25,8 +27,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from devstack.auth import client_token
 from devstack.services import SERVICES
 from devstack.settings import StackSettings
+from devstack.testing import http_get
 
 POD_INBOX = "/var/lib/streamsuite/inbox"
 
@@ -104,6 +108,16 @@ class Target:
     web: str
     health: list[str]
     inbox: Inbox
+    token: str = ""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header that authenticates a test client to the API and the UI."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, url: str, timeout_s: float = 10) -> tuple[int, str, str]:
+        """(status, content type, body) of an authenticated GET; status 0 when nothing answers."""
+        return http_get(url, timeout_s, headers=self.auth)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Target:
@@ -125,4 +139,5 @@ class Target:
             web=env.get("STREAMSUITE_E2E_WEB_URL", local(8080)).rstrip("/"),
             health=[url.rstrip("/") for url in health] or [local(s.port) for s in SERVICES],
             inbox=inbox,
+            token=client_token(env),
         )

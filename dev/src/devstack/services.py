@@ -2,7 +2,9 @@
 
 A service appears here when its package lands; one that is not installed is skipped, so the
 stack runs whatever exists. Each gets a YAML config in var/config/ written with the original
-keys, and its password as a file (STREAMSUITE_DATABASE__USER_PWD_FILE), as in production.
+keys, and its password as a file (STREAMSUITE_DATABASE__USER_PWD_FILE), as in production; the
+query API and the web UI get the stack's JWT secret the same way
+(STREAMSUITE_AUTH__JWT_SECRET_FILE).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from devstack.auth import jwt_secret, secret_path
 from devstack.settings import StackSettings
 
 
@@ -27,6 +30,7 @@ class ServiceSpec:
     args: tuple[str, ...] = ()  # "{inbox}" stands for the stack's inbox directory
     ui_path: str | None = None  # a page worth opening, printed at start-up
     replica: int | None = None  # INGESTOR.REPLICA_INDEX of one of several ingestor processes
+    auth: bool = False  # verifies bearer tokens (AUTH.JWT_SECRET from var/secrets)
 
     @property
     def installed(self) -> bool:
@@ -36,8 +40,10 @@ class ServiceSpec:
 # In start-up order.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingestor", "streamsuite_ingestor", 9102, db_role="writer"),
-    ServiceSpec("query-api", "streamsuite_query_api", 8000, db_role="reader", ui_path="/docs"),
-    ServiceSpec("web", "streamsuite_web", 8080, db_role="reader", ui_path="/"),
+    ServiceSpec(
+        "query-api", "streamsuite_query_api", 8000, db_role="reader", ui_path="/docs", auth=True
+    ),
+    ServiceSpec("web", "streamsuite_web", 8080, db_role="reader", ui_path="/", auth=True),
     ServiceSpec("publisher", "streamsuite_publisher", 9101, args=("--dir", "{inbox}")),
 )
 
@@ -104,6 +110,9 @@ def environment(
     if spec.db_role is not None:
         password_file = settings.secrets / f"{role_name(spec, settings)}.password"
         env["STREAMSUITE_DATABASE__USER_PWD_FILE"] = str(password_file)
+    if spec.auth:
+        jwt_secret(settings)  # made on first use
+        env["STREAMSUITE_AUTH__JWT_SECRET_FILE"] = str(secret_path(settings))
     return env
 
 

@@ -102,10 +102,13 @@ def wait_for(
         time.sleep(interval_s)
 
 
-def http_get(url: str, timeout_s: float = 10) -> tuple[int, str, str]:
+def http_get(
+    url: str, timeout_s: float = 10, headers: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """(status, content type, body) of a GET; status 0 when nothing answers."""
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - tests
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - tests
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - tests
             return response.status, response.headers["Content-Type"], response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers["Content-Type"], exc.read().decode()
@@ -115,6 +118,25 @@ def http_get(url: str, timeout_s: float = 10) -> tuple[int, str, str]:
 
 def http_status(url: str, timeout_s: float = 10) -> int:
     return http_get(url, timeout_s)[0]
+
+
+# The secret the test suites' own API and UI servers verify tokens with (AUTH.MODE=jwt).
+TEST_JWT_SECRET = "streamsuite-tests-only-hs256-secret-0123456789"  # noqa: S105 - tests
+
+
+def jwt_test_settings(**overrides: Any) -> Any:
+    """AUTH settings of a test server: HS256 with ``TEST_JWT_SECRET`` unless overridden."""
+    from streamsuite_common.auth import AuthSettings
+
+    return AuthSettings(**{"mode": "jwt", "jwt_secret": TEST_JWT_SECRET, **overrides})
+
+
+def bearer(*scopes: str, secret: str = TEST_JWT_SECRET, **claims: Any) -> dict[str, str]:
+    """An ``Authorization`` header with an HS256 token of ``scopes`` (default: read)."""
+    from streamsuite_common.auth import mint_token
+
+    token = mint_token(secret, scopes or ("read",), **claims)
+    return {"Authorization": f"Bearer {token}"}
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from devstack import testing
-from devstack.testing import Filler, free_port, unique, wait_for
+from devstack.testing import Filler, bearer, free_port, jwt_test_settings, unique, wait_for
+from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import DatabaseSettings, HttpSettings, KafkaSettings, LogSettings
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_ingestor.routes import all_routes
@@ -42,10 +43,20 @@ def filling(writer_settings: DatabaseSettings, schema: str) -> Iterator[Filler]:
         yield made
 
 
+# Test servers are not throttled unless a test says so (browsers load pages flat out).
+UNTHROTTLED = LimitSettings(rate_per_s=100_000, burst=1_000_000, concurrency=1000,
+                            scan_concurrency=1000)  # fmt: skip
+# What the tests' clients (httpx and the browser) sign in with unless a test says otherwise.
+CLIENT_SCOPES = ("read", "submit")
+
+
 def web_config(
     reader_settings: DatabaseSettings,
     schema: str,
     kafka: KafkaSettings | None = None,
+    *,
+    auth: AuthSettings | None = None,
+    limits: LimitSettings = UNTHROTTLED,
     **web: Any,
 ) -> WebConfig:
     options: dict[str, Any] = {
@@ -60,16 +71,21 @@ def web_config(
         log=LogSettings(level="warning", format="json"),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         web=WebSettings(**options),
+        auth=auth or jwt_test_settings(),
         kafka=kafka,
+        limits=limits,
     )
 
 
 @contextlib.contextmanager
-def serving(cfg: WebConfig) -> Iterator[httpx.Client]:
-    """The app under a real uvicorn server in a thread; a client bound to its address."""
+def serving(cfg: WebConfig, *, scopes: tuple[str, ...] = CLIENT_SCOPES) -> Iterator[httpx.Client]:
+    """The app under a real uvicorn server in a thread; a client bound to its address that
+    sends a bearer token of ``scopes`` (signed with the tests' secret; none when empty)."""
     app = create_app(cfg, registry=CollectorRegistry())
     with testing.serving_app(app, cfg.http.port, name="web",
                              on_stop=app.state.ctx.notifier.stop_streams) as client:  # fmt: skip
+        if scopes:
+            client.headers.update(bearer(*scopes))
         yield client
 
 

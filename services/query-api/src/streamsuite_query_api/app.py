@@ -13,8 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streamsuite_common.asgi_metrics import RequestMetrics
+from streamsuite_common.auth import Authenticator, AuthMiddleware
 from streamsuite_common.db import DatabaseProbe
 from streamsuite_common.health import Readiness
+from streamsuite_common.http_headers import API_HEADERS, SecurityHeaders
+from streamsuite_common.limits import ClientLimits, LimitMiddleware
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
@@ -29,7 +32,69 @@ DESCRIPTION = """Read-only access to the documents streamsuite stored in Postgre
 Every filter is a bound parameter: keys, JSON fragments and JSON paths never become SQL.
 Bad input is answered `400` with `{"detail": "<parameter>: <problem>"}` (unknown parameters
 too), a database outage `503` with `Retry-After`.
+
+Every `/api` call needs `Authorization: Bearer <JWT>` with the `read` scope (unless the service
+runs with `AUTH.MODE=none`): `401` with `WWW-Authenticate` without a valid token, `403`
+without the scope, `429` with `Retry-After` over the per-client limits.
 """
+# Open without credentials: probes, Prometheus, and the API's own description.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc",
+                        "/docs/oauth2-redirect"})  # fmt: skip
+STREAM_PATHS = frozenset({"/api/v1/stream"})
+# Filters the GIN index cannot serve: each such request may scan, so fewer run at once.
+SCAN_PARAMS = (b"jsonpath=", b"has_key=")
+DOCS_PATHS = ("/docs", "/redoc")
+AUTH_RESPONSES = {
+    "401": "No valid bearer token (see `WWW-Authenticate`).",
+    "403": "The token lacks the `read` scope.",
+    "429": "Over this client's request limits; retry after `Retry-After` seconds.",
+}
+
+
+def is_scan(scope: dict) -> bool:
+    query = scope.get("query_string", b"")
+    return any(query.startswith(p) or b"&" + p in query for p in SCAN_PARAMS)
+
+
+def api_headers(path: str) -> dict[str, str]:
+    """The API's security headers; the Swagger and ReDoc pages load their scripts from a CDN,
+    so they keep FastAPI's defaults instead of ``default-src 'none'``."""
+    if path.startswith(DOCS_PATHS):
+        return {k: v for k, v in API_HEADERS.items() if k != "Content-Security-Policy"}
+    return dict(API_HEADERS)
+
+
+def document_auth(app: FastAPI, enabled: bool) -> None:
+    """The OpenAPI document states the bearer scheme and the 401/403/429 answers (Swagger's
+    Authorize button, schemathesis)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        if not enabled:
+            return document
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+        }
+        for path, operations in document.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}]
+                for status, text in AUTH_RESPONSES.items():
+                    operation.setdefault("responses", {}).setdefault(status, {
+                        "description": text,
+                        "content": {"application/json": {"schema": {
+                            "$ref": "#/components/schemas/Problem"}}},
+                    })  # fmt: skip
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -103,5 +168,15 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
         """Prometheus text format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Outermost last: metrics see every answer, headers go on refusals too, the limits
+    # see who the caller is.
+    limits = ClientLimits(cfg.limits)
+    app.add_middleware(LimitMiddleware, limits=limits, exempt=OPEN_PATHS.__contains__,
+                       streaming=STREAM_PATHS.__contains__, scans=is_scan)  # fmt: skip
+    app.add_middleware(AuthMiddleware, authenticator=Authenticator(cfg.auth),
+                       open_paths=lambda path: path in OPEN_PATHS or path.startswith("/docs"),
+                       required_scope=lambda method, path: cfg.auth.read_scope)  # fmt: skip
+    app.add_middleware(SecurityHeaders, headers_for=api_headers)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    document_auth(app, cfg.auth.enabled)
     return app

@@ -1,4 +1,5 @@
-"""The query API's settings: the shared DATABASE, LOG and HTTP sections plus QUERY_API."""
+"""The query API's settings: the shared DATABASE, LOG and HTTP sections, QUERY_API, and AUTH and
+LIMITS (who may call it, how often)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from streamsuite_common import config
+from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import (
     DatabaseSettings,
     HttpSettings,
@@ -64,7 +66,7 @@ class QueryApiSettings:
 
 
 # For the configuration reference in the top-level README (devstack.docs).
-SECTIONS: tuple[type, ...] = (QueryApiSettings,)
+SECTIONS: tuple[type, ...] = (QueryApiSettings, AuthSettings, LimitSettings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,8 @@ class QueryApiConfig:
     log: LogSettings
     http: HttpSettings
     query_api: QueryApiSettings
+    auth: AuthSettings
+    limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
 
     @property
     def cursor_secret(self) -> str:

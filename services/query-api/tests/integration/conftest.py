@@ -14,7 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from devstack import testing
-from devstack.testing import Filler, free_port, unique, wait_for
+from devstack.testing import Filler, bearer, free_port, jwt_test_settings, unique, wait_for
+from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import HttpSettings, LogSettings
 from streamsuite_query_api.app import create_app
 from streamsuite_query_api.config import QueryApiConfig, QueryApiSettings
@@ -51,22 +52,39 @@ def filler(writer_settings, schema) -> Iterator[Filler]:
         yield made
 
 
-def api_config(reader_settings, schema: str, **options: Any) -> QueryApiConfig:
+# Test servers are not throttled unless a test says so (schemathesis runs flat out).
+UNTHROTTLED = LimitSettings(rate_per_s=100_000, burst=1_000_000, concurrency=1000,
+                            scan_concurrency=1000)  # fmt: skip
+
+
+def api_config(
+    reader_settings,
+    schema: str,
+    *,
+    auth: AuthSettings | None = None,
+    limits: LimitSettings = UNTHROTTLED,
+    **options: Any,
+) -> QueryApiConfig:
     settings = {"pool_size": 4, "stream_heartbeat_s": 0.5, **options}
     return QueryApiConfig(
         database=dataclasses.replace(reader_settings, schema=schema),
         log=LogSettings(level="warning", format="json"),
         http=HttpSettings(host="127.0.0.1", port=free_port()),
         query_api=QueryApiSettings(**settings),
+        auth=auth or jwt_test_settings(),
+        limits=limits,
     )
 
 
 @contextlib.contextmanager
-def serving(cfg: QueryApiConfig) -> Iterator[httpx.Client]:
-    """The app under a real uvicorn server in a thread; a client bound to its address."""
+def serving(cfg: QueryApiConfig, *, scopes: tuple[str, ...] = ("read",)) -> Iterator[httpx.Client]:
+    """The app under a real uvicorn server in a thread; a client bound to its address that
+    sends a token of ``scopes`` (signed with the tests' secret; none when empty)."""
     app = create_app(cfg, registry=CollectorRegistry())
     with testing.serving_app(app, cfg.http.port, name="query-api",
                              on_stop=app.state.ctx.notifier.stop_streams) as client:  # fmt: skip
+        if scopes:
+            client.headers.update(bearer(*scopes))
         yield client
 
 

@@ -9,6 +9,8 @@ import threading
 
 import httpx
 
+from devstack.testing import bearer
+
 from .conftest import api_config, serving, wait_for
 
 
@@ -118,7 +120,7 @@ async def _open_at_once(base_url: str, path: str, clients: int) -> list[int]:
     """Status codes of ``clients`` streams opened concurrently, all held open until every
     one has its answer (so no accepted stream can end and free its slot in between)."""
     async with (
-        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=bearer()) as client,
         contextlib.AsyncExitStack() as streams,
     ):
 

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devstack.testing import bearer, jwt_test_settings
 from streamsuite_common.config import DatabaseSettings, HttpSettings, LogSettings
 from streamsuite_query_api.app import create_app
 from streamsuite_query_api.config import QueryApiConfig, QueryApiSettings
@@ -81,7 +82,7 @@ def _own_openapi_document() -> dict:
     pytest 9); the test below checks that the live server serves this very document."""
     settings_ = DatabaseSettings(host="127.0.0.1", dbname="unused", dbuser="unused")
     cfg = QueryApiConfig(database=settings_, log=LogSettings(), http=HttpSettings(),
-                         query_api=QueryApiSettings())  # fmt: skip
+                         query_api=QueryApiSettings(), auth=jwt_test_settings())  # fmt: skip
     return create_app(cfg, registry=CollectorRegistry()).openapi()
 
 
@@ -111,7 +112,8 @@ def test_the_live_server_serves_the_fuzzed_document(live_api):
 def test_the_api_conforms_to_its_own_openapi_document(case, live_api, real_cursors):
     if case.meta.generation.mode.is_positive:
         _follow_documented_rules(case, real_cursors)
-    case.call_and_validate(base_url=live_api, checks=CHECKS, timeout=30)
+    # A valid read token on every call: the fuzzing reaches the API behind authentication.
+    case.call_and_validate(base_url=live_api, checks=CHECKS, headers=bearer(), timeout=30)
 
 
 def _index_segments(path: object) -> int:
@@ -123,7 +125,8 @@ def real_cursors(live_api) -> dict[str, str]:
     """A signed cursor of each paged listing (a generated one can only be a forgery)."""
     cursors = {}
     for path in ("/api/v1/records", "/api/v1/dead-letters"):
-        page = httpx.get(f"{live_api}{path}", params={"limit": 1}, timeout=30).json()
+        page = httpx.get(f"{live_api}{path}", params={"limit": 1}, headers=bearer(),
+                         timeout=30).json()  # fmt: skip
         cursors[path] = page["next_cursor"]
     return cursors
 

@@ -9,7 +9,8 @@ from streamsuite_common.record_stream import sse_event
 from streamsuite_query_api.config import load_tree
 from streamsuite_query_api.stream import parse_last_event_id
 
-BASE = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
+DB = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
+BASE = {**DB, "AUTH": {"JWT_SECRET": "x" * 32}}
 
 
 def test_defaults_port_8000_and_bounded_pool():
@@ -48,3 +49,10 @@ def test_last_event_id_is_a_record_id():
 
 def test_sse_event_is_one_record_per_event():
     assert sse_event(7, '{"id":7}') == b'id: 7\nevent: record\ndata: {"id":7}\n\n'
+
+
+def test_authentication_is_on_unless_switched_off():
+    with pytest.raises(ConfigError, match=r"AUTH\.JWT_SECRET: required when AUTH\.MODE is jwt"):
+        load_tree(DB, {})
+    assert load_tree(DB, {"STREAMSUITE_AUTH__MODE": "none"}).auth.enabled is False
+    assert load_tree(BASE, {}).auth.mode == "jwt"

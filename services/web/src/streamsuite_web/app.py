@@ -28,8 +28,9 @@ from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
-from streamsuite_web import __version__, views
+from streamsuite_web import __version__, access, views
 from streamsuite_web.config import SERVICE, WebConfig
+from streamsuite_web.lag import LagReader
 from streamsuite_web.metrics import QUIET, Metrics
 from streamsuite_web.submit import Submitter
 
@@ -104,7 +105,8 @@ class Context:
         template = self.env.get_template(name)
         html = template.render(
             request_path=request.url.path,
-            submit_enabled=self.submitter is not None,
+            submit_enabled=self.submitter is not None
+            and access.may(request, self.cfg.auth.submit_scope),
             version=__version__,
             **values,
         )
@@ -227,6 +229,7 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
             message=str(exc.detail),
         )
 
+    access.install(app, context)  # sign-in routes, authentication, per-client limits
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics, quiet=QUIET)
     return app

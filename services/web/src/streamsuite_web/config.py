@@ -1,5 +1,6 @@
-"""The web UI's settings: the shared DATABASE, LOG and HTTP sections, WEB, and KAFKA (needed
-only when the Submit page is on; without it the UI is a pure reader of PostgreSQL)."""
+"""The web UI's settings: the shared DATABASE, LOG and HTTP sections, WEB, AUTH and LIMITS
+(who may read and submit, how often), and KAFKA (needed only when the Submit page is on;
+without it the UI is a pure reader of PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from streamsuite_common import config
+from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import (
     ConfigError,
     DatabaseSettings,
@@ -37,8 +39,16 @@ class WebSettings:
         "SUBMIT_ENABLED",
         True,
         parse=as_bool,
-        help="Serve the Submit page (paste or upload JSON/YAML, published to Kafka). Off: the "
-        "UI only reads PostgreSQL and needs no KAFKA section.",
+        help="Serve the Submit page (paste or upload JSON/YAML, published to Kafka) to callers "
+        "with the `submit` scope. Off: the UI only reads PostgreSQL and needs no KAFKA section. "
+        "With `AUTH.MODE=none` it stays off unless `WEB.SUBMIT_WITHOUT_AUTH` is true.",
+    )
+    submit_without_auth: bool = setting(
+        "SUBMIT_WITHOUT_AUTH",
+        False,
+        parse=as_bool,
+        help="Serve Submit even with `AUTH.MODE=none`, so anyone who reaches the UI can "
+        "publish to Kafka (a trusted network only).",
     )
     page_size: int = setting(
         "PAGE_SIZE", 50, parse=as_int(1, 1000), help="Rows per page of Records and Dead letters."
@@ -140,7 +150,7 @@ class WebSettings:
 
 
 # For the configuration reference in the top-level README (devstack.docs).
-SECTIONS: tuple[type, ...] = (WebSettings,)
+SECTIONS: tuple[type, ...] = (WebSettings, AuthSettings, LimitSettings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +159,9 @@ class WebConfig:
     log: LogSettings
     http: HttpSettings
     web: WebSettings
+    auth: AuthSettings
     kafka: KafkaSettings | None = None  # None: Submit off and no KAFKA section given
+    limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
 
     @property
     def cursor_secret(self) -> str:
@@ -163,7 +175,12 @@ class WebConfig:
 
     @property
     def submit_enabled(self) -> bool:
-        return self.web.submit_enabled and self.kafka is not None
+        return self.submit_wanted(self.web, self.auth) and self.kafka is not None
+
+    @staticmethod
+    def submit_wanted(web: WebSettings, auth: AuthSettings) -> bool:
+        """Submit publishes to Kafka: never for anonymous callers unless said so explicitly."""
+        return web.submit_enabled and (auth.enabled or web.submit_without_auth)
 
 
 def _kafka_given(tree: Mapping[str, Any], env: Mapping[str, str]) -> bool:
@@ -181,13 +198,17 @@ def load_tree(tree: Mapping[str, Any], env: Mapping[str, str]) -> WebConfig:
         return config.load_section(cls, tree, env, DEFAULTS.get(cls.SECTION))
 
     web = section(WebSettings)
-    kafka = section(KafkaSettings) if web.submit_enabled or _kafka_given(tree, env) else None
+    auth = section(AuthSettings)
+    wanted = WebConfig.submit_wanted(web, auth)
+    kafka = section(KafkaSettings) if wanted or _kafka_given(tree, env) else None
     return WebConfig(
         database=section(DatabaseSettings),
         log=section(LogSettings),
         http=section(HttpSettings),
         web=web,
+        auth=auth,
         kafka=kafka,
+        limits=section(LimitSettings),
     )
 
 

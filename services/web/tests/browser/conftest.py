@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from devstack.testing import bearer
+
 CHROMIUM = os.environ.get("STREAMSUITE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -45,7 +47,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=SIZES["desktop"])
+    """A page whose every request carries a read+submit token (the tests' own servers verify
+    it); tests of signing in open contexts of their own."""
+    context = browser.new_context(viewport=SIZES["desktop"],
+                                  extra_http_headers=bearer("read", "submit"))  # fmt: skip
     opened = context.new_page()
     opened.set_default_timeout(TIMEOUT_MS)
     dialogs: list[str] = []

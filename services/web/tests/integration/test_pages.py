@@ -19,7 +19,7 @@ import psycopg2
 from kafka import KafkaConsumer
 from psycopg2 import sql
 
-from devstack.testing import free_port
+from devstack.testing import TEST_JWT_SECRET, bearer, free_port
 from streamsuite_common.contract import DeadLetter
 from streamsuite_common.db import connect_kwargs
 from streamsuite_ingestor.migrate import migrate
@@ -130,7 +130,7 @@ def test_live_feed_sends_rows_stored_after_it_opened(web, filler):
 
     def listen() -> None:
         with httpx.stream("GET", f"{web.base_url}/events?after={before}&kind=relational",
-                          timeout=30) as response:  # fmt: skip
+                          headers=web.headers, timeout=30) as response:  # fmt: skip
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     got.append(json.loads(line[6:]))
@@ -151,7 +151,7 @@ async def _open_at_once(base_url: str, path: str, clients: int) -> list[int]:
     """Status codes of ``clients`` streams opened concurrently, all held open until every
     one has its answer (so no accepted stream can end and free its slot in between)."""
     async with (
-        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=bearer()) as client,
         contextlib.AsyncExitStack() as streams,
     ):
 
@@ -283,13 +283,14 @@ def test_cli_config_error_exits_2_with_one_line_and_sigterm_exits_0(
                      "SCHEMA": schema, "SSLMODE": "disable"},
         "HTTP": {"HOST": "127.0.0.1", "PORT": cfg.http.port},
         "WEB": {"SUBMIT_ENABLED": False}, "LOG": {"FORMAT": "json"},
+        "AUTH": {"JWT_SECRET": TEST_JWT_SECRET},
     }))  # fmt: skip
     env["STREAMSUITE_DATABASE__USER_PWD"] = cfg.database.user_pwd
     proc = subprocess.Popen([sys.executable, "-m", "streamsuite_web", "--cfg", str(good)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{cfg.http.port}"
-        with httpx.Client(base_url=url, timeout=5) as client:
+        with httpx.Client(base_url=url, timeout=5, headers=bearer()) as client:
             # an open live feed must not hold the shutdown back
             def ready() -> bool:
                 try:

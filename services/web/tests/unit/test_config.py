@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import ConfigError
 from streamsuite_web.config import DEFAULTS, SECTIONS, WebSettings, load_tree
 
-DB = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
+DB = {
+    "DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"},
+    "AUTH": {"JWT_SECRET": "s" * 32},
+}
 KAFKA = {"KAFKA": {"BOOTSTRAP_SERVERS": "kafka:9092"}}
 
 
@@ -18,7 +22,8 @@ def test_defaults_port_8080_submit_on_and_exported_for_the_docs():
     assert cfg.submit_enabled
     assert cfg.web.page_size == 50
     assert cfg.cursor_secret
-    assert (WebSettings,) == SECTIONS
+    assert (WebSettings, AuthSettings, LimitSettings) == SECTIONS
+    assert cfg.auth.mode == "jwt"
     assert cfg.web.effective_transactional_id.startswith("streamsuite-web-")
 
 
@@ -44,3 +49,20 @@ def test_submit_off_needs_no_kafka():
 def test_bad_settings_name_the_key(tree, message):
     with pytest.raises(ConfigError, match=message):
         load_tree({**DB, **KAFKA, **tree}, {})
+
+
+def test_authentication_is_on_unless_switched_off():
+    plain = {"DATABASE": DB["DATABASE"], **KAFKA}
+    with pytest.raises(ConfigError, match=r"^AUTH\.JWT_SECRET: required when AUTH\.MODE is jwt"):
+        load_tree(plain, {})
+    assert load_tree(plain, {"STREAMSUITE_AUTH__MODE": "none"}).auth.enabled is False
+
+
+def test_submit_stays_off_without_authentication_unless_enabled_explicitly():
+    plain = {"DATABASE": DB["DATABASE"], "AUTH": {"MODE": "none"}}
+    cfg = load_tree(plain, {})  # no KAFKA needed: Submit is off
+    assert (cfg.kafka, cfg.submit_enabled) == (None, False)
+    cfg = load_tree({**plain, **KAFKA}, {})
+    assert not cfg.submit_enabled
+    cfg = load_tree({**plain, **KAFKA}, {"STREAMSUITE_WEB__SUBMIT_WITHOUT_AUTH": "true"})
+    assert cfg.submit_enabled

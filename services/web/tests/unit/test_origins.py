@@ -4,7 +4,10 @@ from streamsuite_common.config import ConfigError
 from streamsuite_web.config import load_tree
 from streamsuite_web.origins import allowed, as_origin_list, normalize
 
-DB = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
+DB = {
+    "DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"},
+    "AUTH": {"MODE": "none"},
+}
 
 
 def test_origins_are_normalized_with_their_default_port():
