@@ -167,20 +167,40 @@ def _replaced(stack: Stack, name: str, old: int) -> bool:
     return pid is not None and pid != old and pid_alive(pid)
 
 
-def inject(stack: Stack, feeder: Feeder, name: str, timeout_s: float) -> float | None:
+PHASES = ("process back", "every /readyz ready", "fresh document stored")
+
+
+def inject(
+    stack: Stack, feeder: Feeder, name: str, timeout_s: float
+) -> tuple[float | None, dict[str, float]]:
     """SIGKILL ``name`` now; seconds until its replacement runs, every service is ready and a
-    document written after the kill is stored (None: not within ``timeout_s``)."""
+    document written after the kill is stored (None: not within ``timeout_s``), and when each
+    of these PHASES was first reached, in seconds after the kill (where the time goes)."""
     old = stack.pid(name)
     if old is None or not pid_alive(old):
         raise StackError(f"{name} is not running (no live pid in {stack.settings.run})")
     os.kill(old, signal.SIGKILL)
     killed_at = time.monotonic()
     canary = feeder.write_good()
-    recovered = _poll(
-        lambda: _replaced(stack, name, old) and stack.all_ready() and stack.has_file(canary),
-        timeout_s,
-    )
-    return time.monotonic() - killed_at if recovered else None
+    checks = (lambda: _replaced(stack, name, old), stack.all_ready, lambda: stack.has_file(canary))
+    phases: dict[str, float] = {}
+
+    def reached() -> bool:
+        # Each phase needs the ones before it; a later one is looked at only once they held.
+        for phase, check in zip(PHASES, checks, strict=True):
+            if phase not in phases:
+                if not check():
+                    return False
+                phases[phase] = time.monotonic() - killed_at
+        return all(check() for check in checks[:2])
+
+    recovered = _poll(reached, timeout_s)
+    return (time.monotonic() - killed_at if recovered else None), phases
+
+
+def phase_text(phases: dict[str, float]) -> str:
+    """``process back 1.2s, every /readyz ready 9.8s, …``"""
+    return ", ".join(f"{phase} {at:.1f}s" for phase, at in phases.items())
 
 
 def count(stack: Stack, feeder: Feeder, labels: Sequence[str], recoveries: list) -> list[Tally]:
@@ -227,12 +247,13 @@ def run_faults(
         for phase, name in enumerate(faults):
             feeder.phase = phase
             time.sleep(rng.uniform(*options.before_kill_s))  # the random point of this fault
-            recovery = inject(stack, feeder, name, options.recovery_timeout_s)
+            recovery, phases = inject(stack, feeder, name, options.recovery_timeout_s)
             recoveries.append(recovery)
             if recovery is None:
-                say(f"  {labels[phase]}: NOT recovered in {options.recovery_timeout_s:g}s")
+                say(f"  {labels[phase]}: NOT recovered in {options.recovery_timeout_s:g}s "
+                    f"({phase_text(phases) or 'not even the process back'})")  # fmt: skip
             else:
-                say(f"  {labels[phase]}: recovered in {recovery:.1f}s")
+                say(f"  {labels[phase]}: recovered in {recovery:.1f}s ({phase_text(phases)})")
             if recovery is None:
                 break
             time.sleep(options.after_recovery_s)  # documents flow on the recovered stack
