@@ -31,6 +31,10 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL cannot answer now (down, all connections busy, query cancelled): a 503."""
 
 
+class StatementTimeout(DatabaseUnavailable):
+    """The statement ran past ``statement_timeout``: the query API answers 504."""
+
+
 def session_kwargs(
     settings: DatabaseSettings, *, statement_timeout_ms: int, application_name: str
 ) -> dict:
@@ -112,7 +116,7 @@ class ReadOnlyPool:
                 return result
             except psycopg2.Error as exc:
                 if exc.pgcode == QUERY_CANCELED:
-                    raise DatabaseUnavailable(
+                    raise StatementTimeout(
                         f"query cancelled after {self.statement_timeout_ms} ms "
                         "(statement timeout); narrow the filters"
                     ) from exc

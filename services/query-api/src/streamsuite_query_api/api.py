@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from streamsuite_common import record_stream
-from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool
+from streamsuite_common.pool import ReadOnlyPool
 from streamsuite_common.query import (
     CursorCodec,
     Page,
@@ -115,10 +115,10 @@ ContainsParam = Annotated[
 JsonPathParam = Annotated[
     str | None,
     Query(
-        description="SQL/JSON path predicate (`payload @@ jsonpath`), bound as a parameter: "
-        '`$.age > 30`, `$.tags[*] == "x"`, `exists($.address.zip)`. A filter '
-        "expression without a predicate (`$.a ? (@ > 1)`) matches nothing; wrap it in "
-        "`exists(...)`.",
+        description="SQL/JSON path, bound as a parameter. A predicate (`$.age > 30`, "
+        '`$.tags[*] == "x"`, `exists($.address.zip)`) matches when true (`@@`); a filter or '
+        "plain path (`$.items[*] ? (@.price < 20)`, `$.address.zip`) matches when it finds "
+        "something (`@?`).",
         examples=["$.age > 30"],
         json_schema_extra=_TEXT,
     ),
@@ -256,7 +256,7 @@ async def get_record(
 ) -> Response:
     found = await _read(request, lambda c: query_read.get_record(c, record_id))
     if found is None:
-        raise ApiError(404, f"record {record_id}: not found")
+        raise ApiError(404, f"record {record_id}: not found", parameter="record_id")
     return json_response(found)
 
 
@@ -306,7 +306,7 @@ async def get_dead_letter(
 ) -> Response:
     found = await _read(request, lambda c: query_read.get_dead_letter(c, letter_id))
     if found is None:
-        raise ApiError(404, f"dead letter {letter_id}: not found")
+        raise ApiError(404, f"dead letter {letter_id}: not found", parameter="letter_id")
     return json_response(found)
 
 
@@ -358,7 +358,12 @@ async def stream_records(
     # Taken before the first await, so clients connecting at once cannot all pass the check.
     slot = context.streams.take()
     if slot is None:
-        raise DatabaseUnavailable(f"{context.streams.limit} stream clients already")
+        raise ApiError(
+            503,
+            f"{context.streams.limit} stream clients already; retry later",
+            {"Retry-After": "5"},
+            code="too-many-streams",
+        )
     try:
         # Before the response starts: a filter PostgreSQL refuses is a 400 here.
         start = await _read(

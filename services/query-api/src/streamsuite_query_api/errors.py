@@ -1,37 +1,82 @@
-"""Every failure as ``{"detail": "<what is wrong>"}`` with the right status: bad input is a
-4xx naming the parameter, an unreachable or overloaded database a 503 with Retry-After."""
+"""Every failure as an RFC 9457 problem (``application/problem+json``): ``type``, ``title``,
+``status``, ``detail`` (what is wrong, for people), ``code`` (stable, for programs) and, for
+bad input, ``parameter`` (the one at fault).
+
+Bad input is a 4xx naming the parameter; a statement timeout a 504 asking for an indexed
+filter; an unreachable, overloaded or failing database a 503 with Retry-After whose text
+never carries PostgreSQL's own words (they name hosts, ports, roles): those go to the log.
+"""
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+
+import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from streamsuite_common.logs import get_logger
-from streamsuite_common.pool import DatabaseUnavailable
+from streamsuite_common.pool import DatabaseUnavailable, StatementTimeout
 from streamsuite_common.query import InvalidQuery
 
 log = get_logger(__name__)
 RETRY_AFTER_S = 5
+PROBLEM_JSON = "application/problem+json"
+UNAVAILABLE = "the database cannot answer now; retry after Retry-After seconds"
 
 
 class ApiError(Exception):
-    """A refusal with its own status (404, 413, 415, 503)."""
+    """A refusal with its own status (404, 413, 415, 503) and code."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        parameter: str | None = None,
+    ):
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, headers
+        self.code = code or HTTPStatus(status).phrase.lower().replace(" ", "-")
+        self.parameter = parameter
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+def problem_body(
+    status: int, detail: str, code: str, parameter: str | None = None
+) -> dict[str, object]:
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if parameter is not None:
+        body["parameter"] = parameter
+    return body
 
 
-def describe_validation(exc: RequestValidationError) -> str:
-    """FastAPI's first validation error as ``<parameter>: <message>``."""
+def problem(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    code: str,
+    parameter: str | None = None,
+) -> Response:
+    text = json.dumps(problem_body(status, detail, code, parameter), ensure_ascii=False)
+    return Response(text, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def describe_validation(exc: RequestValidationError) -> tuple[str, str]:
+    """FastAPI's first validation error as (parameter, ``<parameter>: <message>``)."""
     errors = exc.errors()
     if not errors:
-        return "invalid request"
+        return "request", "invalid request"
     first = errors[0]
     where = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
     name = ".".join(where) or "request"
@@ -39,28 +84,56 @@ def describe_validation(exc: RequestValidationError) -> str:
     received = first.get("input")
     if isinstance(received, str) and first.get("type") != "missing":
         message += f", got {received[:40]!r}"
-    return f"{name}: {message}"
+    return name, f"{name}: {message}"
 
 
-async def _invalid_query(_: Request, exc: InvalidQuery) -> JSONResponse:
-    return problem(400, str(exc))
+def _input_code(exc: InvalidQuery) -> str:
+    if exc.problem.startswith("unknown"):
+        return "unknown-parameter"
+    if exc.problem.startswith("PostgreSQL refused"):
+        return "refused-by-database"
+    return "invalid-parameter"
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return problem(400, describe_validation(exc))
+async def _invalid_query(_: Request, exc: InvalidQuery) -> Response:
+    return problem(400, str(exc), code=_input_code(exc), parameter=exc.param)
 
 
-async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-    return problem(exc.status, exc.detail, exc.headers)
+async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    parameter, detail = describe_validation(exc)
+    return problem(400, detail, code="invalid-parameter", parameter=parameter)
 
 
-async def _unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+async def _api_error(_: Request, exc: ApiError) -> Response:
+    return problem(exc.status, exc.detail, exc.headers, code=exc.code, parameter=exc.parameter)
+
+
+async def _timeout(_: Request, exc: StatementTimeout) -> Response:
+    log.warning("statement timeout", error=str(exc))
+    return problem(
+        504,
+        f"{exc}: the filters given cannot use an index; add an indexed filter (key+value, "
+        "contains, source, name, kind) or a narrower since/until",
+        code="statement-timeout",
+    )
+
+
+async def _unavailable(_: Request, exc: DatabaseUnavailable) -> Response:
     log.warning("database unavailable", error=str(exc))
-    return problem(503, str(exc), {"Retry-After": str(RETRY_AFTER_S)})
+    # The pool's own words about busy connections are safe; PostgreSQL's are not.
+    detail = str(exc) if str(exc).startswith("all ") else UNAVAILABLE
+    return problem(503, detail, {"Retry-After": str(RETRY_AFTER_S)}, code="database-unavailable")
+
+
+async def _database_error(_: Request, exc: psycopg2.Error) -> Response:
+    log.error("database error", error=str(exc).strip().splitlines()[0:1], pgcode=exc.pgcode)
+    return problem(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)}, code="database-error")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidQuery, _invalid_query)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StatementTimeout, _timeout)
     app.add_exception_handler(DatabaseUnavailable, _unavailable)
+    app.add_exception_handler(psycopg2.Error, _database_error)

@@ -49,14 +49,21 @@ async def read_json_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> b
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         raise ApiError(
-            415, f"content type must be application/json, got {content_type[:60] or 'none'!r}"
+            415,
+            f"content type must be application/json, got {content_type[:60] or 'none'!r}",
+            code="unsupported-media-type",
+            parameter="Content-Type",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, f"body: larger than {max_bytes} bytes ({declared})")
+        raise ApiError(
+            413, f"body: larger than {max_bytes} bytes ({declared})", code="content-too-large",
+            parameter="body",
+        )  # fmt: skip
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise ApiError(413, f"body: larger than {max_bytes} bytes")
+            raise ApiError(413, f"body: larger than {max_bytes} bytes", code="content-too-large",
+                           parameter="body")  # fmt: skip
     return bytes(body)

@@ -202,11 +202,34 @@ class KeyValueQuery(BaseModel):
 
 
 class Problem(BaseModel):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"detail": "limit: must be between 1 and 1000, got 0"}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Bad Request",
+                    "status": 400,
+                    "detail": "limit: must be between 1 and 1000, got 0",
+                    "code": "invalid-parameter",
+                    "parameter": "limit",
+                }
+            ]
+        }
     )
 
+    type: str = Field(default="about:blank", description="Always `about:blank`: see `code`.")
+    title: str | None = Field(default=None, description="The status's phrase.")
+    status: int | None = Field(default=None, description="The HTTP status.")
     detail: str = Field(description="What is wrong, naming the parameter at fault.")
+    code: str | None = Field(
+        default=None,
+        description="Stable: `invalid-parameter`, `unknown-parameter`, `refused-by-database`, "
+        "`not-found`, `unsupported-media-type`, `content-too-large`, `too-many-streams`, "
+        "`database-unavailable`, `database-error`, `statement-timeout`.",
+    )
+    parameter: str | None = Field(default=None, description="The parameter at fault.")
 
 
 class Health(BaseModel):

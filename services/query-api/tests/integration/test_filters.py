@@ -106,6 +106,13 @@ def test_jsonpath_predicate_is_evaluated_by_postgres(api, corpus):
     assert found(api, corpus, jsonpath="exists($.items[*] ? (@.price < 20))") == {"items"}
 
 
+def test_a_jsonpath_filter_matches_the_documents_where_it_finds_something(api, corpus):
+    # Not a predicate: PostgreSQL's @@ is NULL for it, so it used to match nothing.
+    assert found(api, corpus, jsonpath="$.items[*] ? (@.price < 20)") == {"items"}
+    assert found(api, corpus, jsonpath="$.age ? (@ > 50)") == {"grace"}
+    assert found(api, corpus, jsonpath="$.no_such_key ? (@ > 50)") == set()
+
+
 def test_typed_column_filters(api, corpus):
     assert found(api, corpus, kind="relational") == {"ada", "grace"}
     assert found(api, corpus, kind="unstructured") == set(CORPUS) - {"ada", "grace"}
@@ -142,7 +149,11 @@ def test_record_by_id_and_404(api, corpus):
                                           "obj": {"a": [1, 2]}}  # fmt: skip
     missing = api.get("/api/v1/records/999999999")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "record 999999999: not found"}
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json() == {
+        "type": "about:blank", "title": "Not Found", "status": 404,
+        "detail": "record 999999999: not found", "code": "not-found", "parameter": "record_id",
+    }  # fmt: skip
 
 
 def test_pages_follow_the_cursor_newest_first(api, corpus):

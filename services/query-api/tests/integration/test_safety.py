@@ -109,6 +109,13 @@ def test_bad_input_is_a_400_naming_the_problem(api):
         response = api.get("/api/v1/records", params=params)
         assert response.status_code == 400, (params, response.text)
         assert needle in response.json()["detail"], (params, response.text)
+        # RFC 9457: the parameter at fault and a stable code beside the words.
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 400
+        assert problem["title"] == "Bad Request"
+        assert problem["detail"].startswith(problem["parameter"] + ":"), problem
+        assert problem["code"] in ("invalid-parameter", "unknown-parameter", "refused-by-database")
 
 
 HUGE_EXPONENT = "1e" + "9" * 30  # valid JSON; beyond Decimal (was a 500 before the fix)

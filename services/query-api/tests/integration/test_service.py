@@ -127,7 +127,13 @@ def test_database_outage_is_a_503_with_retry_after(reader_settings, schema):
             response = client.get(path)
             assert response.status_code == 503, response.text
             assert response.headers["retry-after"] == "5"
-            assert "database" in response.json()["detail"]
+            assert response.headers["content-type"] == "application/problem+json"
+            problem = response.json()
+            assert problem["code"] == "database-unavailable"
+            assert "database" in problem["detail"]
+            # PostgreSQL's own words name the host and port: they stay in the log.
+            assert str(down.port) not in response.text
+            assert down.host not in response.text
         ready = client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["status"] == "not ready"
@@ -224,3 +230,25 @@ def test_not_ready_on_a_first_install_until_the_migrations_created_the_tables(
     finally:
         with admin_conn.cursor() as cur:
             cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_a_statement_timeout_is_a_504_asking_for_an_indexed_filter(
+    reader_settings, schema, admin_conn, filler
+):
+    filler.add({"n": 1})
+    with serving(api_config(reader_settings, schema, statement_timeout_ms=300)) as client:
+        # A writer holding the table: the read waits past its statement timeout, however
+        # fast the machine is.
+        admin_conn.autocommit = False
+        try:
+            with admin_conn.cursor() as cur:
+                cur.execute(f'LOCK TABLE "{schema}".records IN ACCESS EXCLUSIVE MODE')
+            response = client.get("/api/v1/records", params={"has_key": "n"})
+        finally:
+            admin_conn.rollback()
+            admin_conn.autocommit = True
+    assert response.status_code == 504, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "statement-timeout"
+    assert "add an indexed filter" in problem["detail"]

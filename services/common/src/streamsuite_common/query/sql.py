@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamsuite_common.query.filters import DeadLetterFilter, Page, RecordFilter
-from streamsuite_common.query.values import containment_fragments
+from streamsuite_common.query.values import containment_fragments, jsonpath_is_predicate
 
 Statement = tuple[str, dict[str, Any]]
 
@@ -104,7 +104,9 @@ def record_conditions(f: RecordFilter) -> tuple[list[str], dict[str, Any]]:
         where.append("(payload @> %(contains)s::jsonb OR payload @> %(contains_in_array)s::jsonb)")
         params["contains"], params["contains_in_array"] = f.contains, f"[{f.contains}]"
     if f.jsonpath is not None:
-        where.append("payload @@ %(jsonpath)s::jsonpath")
+        # A predicate matches when true; a filter or path when it finds something.
+        operator = "@@" if jsonpath_is_predicate(f.jsonpath) else "@?"
+        where.append(f"payload {operator} %(jsonpath)s::jsonpath")
         params["jsonpath"] = f.jsonpath
     for column in ("kind", "name", "source"):
         value = getattr(f, column)

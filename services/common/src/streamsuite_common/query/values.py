@@ -7,6 +7,7 @@ Everything here is pure. JSON text made here is only ever *bound* as a query par
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -154,3 +155,42 @@ def containment_fragments(path: Sequence[str], value_text: str) -> list[str]:
             wrapped += [f"[{inner}]" for inner in fragments]
         fragments = wrapped
     return fragments
+
+
+# A jsonpath whose value is a boolean: a comparison, a logical operator, exists(...),
+# like_regex, starts with, is unknown, outside the filters ``? (...)``.
+_PREDICATE = re.compile(r"==|!=|<|>|&&|\|\||!|\bexists\s*\(|\blike_regex\b|\bstarts\s+with\b"
+                        r"|\bis\s+unknown\b")  # fmt: skip
+
+
+def _outside_filters_and_strings(path: str) -> str:
+    """The path with its string literals and its filter expressions ``? (...)`` cut out."""
+    kept: list[str] = []
+    depth = 0  # inside a filter's parentheses
+    filter_open = False
+    index = 0
+    while index < len(path):
+        char = path[index]
+        if char == '"':
+            index += 1
+            while index < len(path) and path[index] != '"':
+                index += 2 if path[index] == "\\" else 1
+        elif char == "?" and depth == 0:
+            filter_open = True
+        elif char == "(" and (filter_open or depth > 0):
+            depth += 1
+            filter_open = False
+        elif char == ")" and depth > 0:
+            depth -= 1
+        elif depth == 0 and not (filter_open and char.isspace()):
+            filter_open = False
+            kept.append(char)
+        index += 1
+    return "".join(kept)
+
+
+def jsonpath_is_predicate(path: str) -> bool:
+    """Whether ``path`` is a predicate (``$.a > 1``: match when true, ``@@``) rather than a
+    filter or a plain path (``$.a ? (@ > 1)``: match when it finds something, ``@?``).
+    PostgreSQL's ``@@`` answers NULL for a non-boolean path, so a filter matched nothing."""
+    return _PREDICATE.search(_outside_filters_and_strings(path).lower()) is not None
