@@ -43,7 +43,9 @@ def client_options(settings: KafkaSettings, *, client_id: str) -> dict[str, Any]
         "client_id": client_id,
         "request_timeout_ms": int(settings.request_timeout_s * 1000),
         "reconnect_backoff_ms": 100,
-        "reconnect_backoff_max_ms": 10_000,
+        # A restarted broker is found again within a second (the Java client's default), not
+        # up to 10 s later: each client retries once a second at most while it is away.
+        "reconnect_backoff_max_ms": 1_000,
         "security_protocol": settings.security_protocol,
     }
     if settings.security_protocol.startswith("SASL_"):

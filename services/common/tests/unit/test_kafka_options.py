@@ -32,6 +32,12 @@ def test_client_options_carry_brokers_client_id_and_timeout() -> None:
     assert options["reconnect_backoff_ms"] < options["reconnect_backoff_max_ms"]
 
 
+def test_a_broker_back_after_an_outage_is_tried_again_within_a_second() -> None:
+    # kafka-python doubles its reconnect wait up to this cap: at 10 s, a broker restarted
+    # after a long outage was found up to 10 s late by every client (chaos, issue 14).
+    assert client_options(settings(), client_id="me")["reconnect_backoff_max_ms"] <= 1_000
+
+
 def test_plaintext_client_options_have_no_sasl_or_ssl() -> None:
     options = client_options(settings(), client_id="me")
     assert not [key for key in options if key.startswith(("sasl_", "ssl_"))]

@@ -1,4 +1,5 @@
-"""How much goes into one transaction, and finding the bad items of a rejected one: pure.
+"""How much goes into one transaction, which offsets to commit or seek back to, and finding the
+bad items of a rejected one: pure.
 
 A batch is bounded by bytes as well as by count, so a run of large messages cannot make one
 transaction (and the ingestor's memory) arbitrarily big. When PostgreSQL rejects a batch for
@@ -8,8 +9,10 @@ in n cost about 2·k·log2(n) attempts, not n.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
+
+from kafka import TopicPartition
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,3 +67,32 @@ def bisect(
                 middle = len(part) // 2
                 pending += [part[middle:], part[:middle]]  # first half next: keeps order
     return results, rejected
+
+
+def first_offsets(records: Sequence[Any]) -> dict[TopicPartition, int]:
+    """The first offset of each partition among ``records``: where to seek to read them again."""
+    first: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offset = first.get(tp)
+        if offset is None or record.offset < offset:
+            first[tp] = record.offset
+    return first
+
+
+def offsets_to_commit(
+    records: Sequence[Any], owned: Collection[TopicPartition], *, same_epoch: bool
+) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are stored: the next offset of each partition.
+
+    Only for partitions still held, and nothing at all after a rebalance since the records
+    were polled: a partition that left and came back may have been read (and committed
+    further) by another member meanwhile, and committing it would move its offset back."""
+    if not same_epoch:
+        return {}
+    last: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        if record.offset >= last.get(tp, -1):
+            last[tp] = record.offset
+    return {tp: offset + 1 for tp, offset in last.items() if tp in owned}

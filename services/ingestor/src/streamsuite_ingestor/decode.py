@@ -109,6 +109,22 @@ def _parse_int(text: str) -> int | Decimal:
     return int(text) if len(text) <= _MAX_INT_DIGITS else Decimal(text)
 
 
+# Built once (json.loads with arguments builds a decoder per call). The fast one parses ints in
+# C; only a document with an integer longer than Python's digit limit, which it refuses with a
+# ValueError, is parsed again by the exact one.
+_FAST_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_EXACT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return _FAST_DECODER.decode(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return _EXACT_DECODER.decode(text)
+
+
 def _strings(document: Any):
     """Every key and string value in the document, walked without recursion."""
     stack = [document]
@@ -158,7 +174,7 @@ def parse_json(value: bytes | None, max_bytes: int) -> tuple[Any, str]:
             f"byte 0x{value[exc.start]:02x} at offset {exc.start} is not valid UTF-8",
         ) from None
     try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+        document = _loads(text)
     except json.JSONDecodeError as exc:
         raise Refused(
             "invalid-json",

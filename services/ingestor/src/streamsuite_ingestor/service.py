@@ -7,11 +7,20 @@ Order within a batch, and why it gives an exactly-once effect:
 3. the ingestor's own refusals are produced to the DLQ topic and acknowledged;
 4. only then are the batch's offsets committed.
 
+Steps 2-3 run on a writer thread while this thread polls and decodes the next batch (psycopg2
+lets go of the GIL while PostgreSQL works), one batch in flight at a time; step 4 stays here,
+since the Kafka consumer belongs to this thread, and happens after the writer is done.
+
 A crash anywhere before 4 means the batch is read again: the inserts skip what is there, and a
 refusal sent twice is stored once, because ``dead_letters`` fills only from the topic and is
-unique per refused message. PostgreSQL or Kafka unavailable at 2-4: the batch is put back (the
-consumer seeks to its first offsets), nothing is committed, and it is retried with backoff.
-Rebalances only happen inside ``poll``, when no batch is half done, so hand-off is clean.
+unique per refused message. PostgreSQL or Kafka unavailable at 2-4: the batch and the one
+polled behind it are put back (the consumer seeks to their first offsets), nothing is
+committed, and they are retried with backoff.
+
+Rebalances: a partition revoked while its batch was in flight is not committed by us (the
+rows are stored; its next owner reads them again from the last commit and skips them), so we
+never commit a partition we no longer hold, and what was polled before a revocation is
+dropped and put back rather than stored under a commitment we cannot keep.
 
 No single message can stop the loop: one the Kafka client cannot even read becomes a dead letter
 by its coordinates (``unreadable``), and one that breaks decoding in an unforeseen way becomes a
@@ -22,13 +31,15 @@ is static (``group_instance_id``), so a restarted replica gets its partitions ba
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import MemberToRemove
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
@@ -41,7 +52,12 @@ from streamsuite_common.kafka import KafkaUnavailable
 from streamsuite_common.logs import get_logger
 from streamsuite_common.retry import backoff_delays
 from streamsuite_ingestor import unreadable
-from streamsuite_ingestor.batching import record_bytes, split_by_bytes
+from streamsuite_ingestor.batching import (
+    first_offsets,
+    offsets_to_commit,
+    record_bytes,
+    split_by_bytes,
+)
 from streamsuite_ingestor.config import SERVICE, IngestorConfig
 from streamsuite_ingestor.decode import (
     STAGE_DECODE,
@@ -57,7 +73,7 @@ from streamsuite_ingestor.lag import partition_lag
 from streamsuite_ingestor.metrics import Metrics
 from streamsuite_ingestor.migrate import migrate
 from streamsuite_ingestor.routes import Route
-from streamsuite_ingestor.store import Store, StoreUnavailable
+from streamsuite_ingestor.store import Outcome, Store, StoreUnavailable
 from streamsuite_ingestor.watchdog import FetchWatchdog
 
 log = get_logger(__name__)
@@ -68,6 +84,7 @@ _LAG_TIMEOUT_MS = 2_000
 _CAUGHT_UP_EVERY_S = 5.0
 _CAUGHT_UP_TIMEOUT_MS = 3_000
 _LEAVE_TIMEOUT_S = 5.0
+_IN_FLIGHT_POLL_MS = 50
 
 
 class FencedInstance(ConfigError):
@@ -75,24 +92,50 @@ class FencedInstance(ConfigError):
 
 
 class _Handoff(ConsumerRebalanceListener):
-    """Logs hand-offs and forgets the lag of partitions that left; nothing is in flight then."""
+    """Logs hand-offs, forgets the lag of partitions that left, and starts a new epoch so a
+    batch in flight across the hand-off is not committed.
+
+    kafka-python calls it on its IO thread, where no blocking consumer call is allowed."""
 
     def __init__(self, ingestor: Ingestor):
         self._ingestor = ingestor
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        self._ingestor.new_epoch()
         if revoked:
             log.info("partitions revoked", partitions=_names(revoked))
         self._ingestor.forget(revoked)
         self._ingestor.assigned(None)
 
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.on_partitions_revoked(lost)
+
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self._ingestor.new_epoch()
         log.info("partitions assigned", partitions=_names(assigned))
         self._ingestor.assigned(assigned)
 
 
 def _names(partitions: Any) -> list[str]:
     return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
+
+
+@dataclasses.dataclass
+class Decoded:
+    """A polled batch, decoded: what the writer stores and sends."""
+
+    records: list[Any]
+    rows: list[Row]
+    events: list[DeadLetterRow]
+    refusals: list[DeadLetter]
+    started: float  # monotonic time of its poll
+    epoch: int  # the group epoch it was polled in: a rebalance since voids its commit
+
+
+@dataclasses.dataclass
+class InFlight:
+    batch: Decoded
+    future: Future[Outcome]
 
 
 class Ingestor:
@@ -126,6 +169,12 @@ class Ingestor:
         self._lag_at = 0.0
         self._caught_up_at = 0.0
         self._fenced = False  # another member has our name: it must not be removed on exit
+        # One batch is written while the next is polled and decoded.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestor-writer")
+        self.in_flight: InFlight | None = None
+        # Bumped by every revocation and assignment (on kafka-python's IO thread).
+        self._epoch = 0
+        self._epoch_lock = threading.Lock()
 
     # --- life cycle ---
 
@@ -178,37 +227,52 @@ class Ingestor:
                     self._rebuild("reconnect")
                     continue
                 self._update_lag()
-                batch, poll_error = self._poll()
+                batch, poll_error, epoch = self._poll()
                 if poll_error is None:
                     self._watch(got_messages=bool(batch))
-                if batch:
-                    try:
-                        self.handle(batch)
-                        delays = None
-                    except (StoreUnavailable, KafkaError) as exc:
-                        self._raise_if_fenced(exc)
-                        dependency = "postgres" if isinstance(exc, StoreUnavailable) else "kafka"
-                        self.metrics.retries.labels(dependency).inc()
-                        self._rewind(batch)
-                        delays = delays or backoff_delays()
-                        wait = next(delays)
-                        log.warning(
-                            "batch put back, will retry",
-                            dependency=dependency,
-                            error=str(exc) or exc.__class__.__name__,
-                            messages=len(batch),
-                            wait_s=wait,
-                        )
-                        if poll_error is not None:
-                            # The unreadable message's partition may hold unstored messages
-                            # before it: start afresh from the committed offsets instead.
-                            self._rebuild("batch-put-back")
-                        self.stop.wait(wait)
-                        continue
+                decoded = self.decode(batch, epoch) if batch else None
+                try:
+                    self.finish(behind=decoded)
+                    if decoded is not None:
+                        self.submit(decoded)
+                    if poll_error is not None:
+                        # Its partition's messages before it are stored before it is skipped.
+                        self.finish()
+                    delays = None
+                except (StoreUnavailable, KafkaError) as exc:
+                    delays = self._put_back(exc, delays, rebuild=poll_error is not None)
+                    continue
                 if poll_error is not None:
                     delays = self._poll_failed(poll_error, delays)
+            with contextlib.suppress(StoreUnavailable, KafkaError):
+                self.finish()  # the batch in hand, on SIGTERM
         finally:
             self.close()
+
+    def _put_back(self, exc: Exception, delays: Any, *, rebuild: bool) -> Any:
+        """The batches were put back (``finish``): count, log and wait before the retry."""
+        self._raise_if_fenced(exc)
+        dependency = "postgres" if isinstance(exc, StoreUnavailable) else "kafka"
+        self.metrics.retries.labels(dependency).inc()
+        delays = delays or backoff_delays()
+        wait = next(delays)
+        log.warning(
+            "batch put back, will retry",
+            dependency=dependency,
+            error=str(exc) or exc.__class__.__name__,
+            wait_s=wait,
+        )
+        if rebuild:
+            # An unreadable message's partition may hold unstored messages before it:
+            # start afresh from the committed offsets instead.
+            self._rebuild("batch-put-back")
+        self.stop.wait(wait)
+        return delays
+
+    def handle(self, batch: list[Any]) -> None:
+        """Decode, store and commit one batch, start to end (tests and tools)."""
+        self.submit(self.decode(batch, self._epoch))
+        self.finish()
 
     # --- readiness (called from the health server's threads) ---
 
@@ -260,6 +324,9 @@ class Ingestor:
 
     def _rebuild(self, reason: str) -> None:
         """Close the consumer and make a new one (same group and instance id)."""
+        # The batch in flight is committed by the consumer that read it, if it can be.
+        with contextlib.suppress(StoreUnavailable, KafkaError):
+            self.finish()
         self.metrics.consumer_rebuilds.labels(reason).inc()
         self.watchdog.rebuilt()
         log.warning(
@@ -320,6 +387,11 @@ class Ingestor:
         self.consumer.seek(tp, offset + 1)
 
     def close(self) -> None:
+        if self.in_flight is not None:  # not committed: read again next time, skipped then
+            with contextlib.suppress(Exception):
+                self.in_flight.future.result()
+            self.in_flight = None
+        self._writer.shutdown(wait=True)
         member = self.consumer is not None
         self._close_consumer()
         if member and self.stop.is_set() and not self._fenced:
@@ -363,18 +435,24 @@ class Ingestor:
 
     # --- one batch ---
 
-    def _poll(self) -> tuple[list[Any], Exception | None]:
-        """(a batch within the count and byte limits, the error a poll raised or None).
+    def _poll(self) -> tuple[list[Any], Exception | None, int]:
+        """(a batch within the count and byte limits, the error a poll raised or None, the
+        group epoch it belongs to).
 
-        Messages polled before an error are returned with it: they are stored first."""
+        Messages polled before an error are returned with it: they are stored first. A
+        rebalance during the polls voids them: they are dropped and every partition we hold
+        starts again from its committed offset."""
         assert self.consumer is not None
         limit, max_bytes = self.cfg.ingestor.batch_size, self.cfg.ingestor.max_batch_bytes
+        epoch = self._epoch
         records: list[Any] = []
         size = 0
         try:
-            polled = self.consumer.poll(
-                timeout_ms=self.cfg.ingestor.batch_timeout_ms, max_records=limit
-            )
+            # With a batch in flight, come back soon to commit it once it is stored.
+            wait_ms = self.cfg.ingestor.batch_timeout_ms
+            if self.in_flight is not None:
+                wait_ms = min(wait_ms, _IN_FLIGHT_POLL_MS)
+            polled = self.consumer.poll(timeout_ms=wait_ms, max_records=limit)
             records = [r for batch in polled.values() for r in batch]
             size = sum(map(record_bytes, records))
             # Take what is already buffered too: bigger transactions, no extra waiting.
@@ -391,58 +469,110 @@ class Ingestor:
             error: Exception | None = exc
         else:
             error = None
+        if self._epoch != epoch:
+            if records:
+                log.info("rebalanced while polling: reading again from the committed offsets")
+                self._seek_committed()
+            return [], error, self._epoch
         if records:
-            # A rebalance inside the second poll may have taken partitions away.
-            owned = self.consumer.assignment()
-            records = [r for r in records if TopicPartition(r.topic, r.partition) in owned]
             records, rest = split_by_bytes(records, max_bytes)
             if rest:
                 self._rewind(rest)
-        return records, error
+        return records, error, epoch
 
-    def handle(self, batch: Sequence[Any]) -> None:
-        started = time.monotonic()
+    def _seek_committed(self) -> None:
+        """Every partition we hold back to its committed offset (the earliest, if none)."""
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            try:
+                committed = self.consumer.committed(tp)
+            except (KafkaError, AssertionError) as exc:
+                log.warning("committed offset not read, rebuilding", error=str(exc))
+                self._rebuild("rebalanced")
+                return
+            if committed is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+
+    def decode(self, batch: list[Any], epoch: int) -> Decoded:
+        """Pure work of this thread: messages into rows, events and refusals."""
         dlq_topic = self.cfg.kafka.dlq_topic
         max_bytes = self.cfg.ingestor.max_document_bytes
-        rows: list[Row] = []
-        events: list[DeadLetterRow] = []
-        refusals: list[DeadLetter] = []
+        routes = self.routes
+        decoded = Decoded(batch, [], [], [], time.monotonic(), epoch)
+        rows, events, refusals = decoded.rows, decoded.events, decoded.refusals
         for record in batch:
             try:
                 if record.topic == dlq_topic:
                     events.append(decode_dead_letter(record))
                     continue
-                decoded = decode_document(record, self.routes, max_bytes)
+                item = decode_document(record, routes, max_bytes)
             except Exception as exc:  # a bug meets a message: refuse it, keep going
                 log.exception("message could not be decoded", offset=record.offset)
-                decoded = refuse(
+                item = refuse(
                     record,
                     parse_document_headers(None),
                     stage=STAGE_DECODE,
                     reason="undecodable",
                     detail=f"the ingestor failed on it: {exc.__class__.__name__}",
                 )
-            (rows if isinstance(decoded, Row) else refusals).append(decoded)
-        outcome = self.store.write(rows, events)
-        refusals += outcome.refusals
-        self._send(refusals)
-        self._commit(batch)
+            (rows if type(item) is Row else refusals).append(item)
+        return decoded
 
-        committed = datetime.now(UTC)
+    def submit(self, decoded: Decoded) -> None:
+        """Hand a decoded batch to the writer thread; the one before must be finished."""
+        assert self.in_flight is None, "one batch in flight at a time"
+        self.in_flight = InFlight(decoded, self._writer.submit(self._write, decoded))
+
+    def _write(self, decoded: Decoded) -> Outcome:
+        """On the writer thread: the database transaction, then the refusals to the DLQ."""
+        outcome = self.store.write(decoded.rows, decoded.events)
+        # Counted as soon as PostgreSQL has them, like the rows readers see.
         for kind, count in outcome.stored.items():
             self.metrics.records.labels(kind).inc(count)
         self.metrics.duplicates.inc(outcome.duplicates)
         for reason, count in outcome.dead_letters.items():
             self.metrics.dead_letters.labels(reason).inc(count)
-        for row in rows:
-            if row.produced_at is not None:
-                self.metrics.end_to_end.observe(
-                    max(0.0, (committed - row.produced_at).total_seconds())
-                )
-        self.metrics.batch_size.observe(len(batch))
-        self.metrics.batch_bytes.observe(sum(map(record_bytes, batch)))
-        self.metrics.batch_duration.observe(time.monotonic() - started)
-        for item in events:
+        self._send([*decoded.refusals, *outcome.refusals])
+        return outcome
+
+    def finish(self, behind: Decoded | None = None) -> None:
+        """Wait for the batch in flight; commit its offsets, or put it back and raise.
+
+        ``behind``, polled after it, is put back with it: seeking to its offsets first and
+        to the failed batch's (earlier) ones last leaves each partition at the earliest."""
+        in_flight, self.in_flight = self.in_flight, None
+        if in_flight is None:
+            return
+        batch = in_flight.batch
+        try:
+            in_flight.future.result()
+        except (StoreUnavailable, KafkaError):
+            if behind is not None:
+                self._rewind(behind.records, behind.epoch)
+            self._rewind(batch.records, batch.epoch)
+            raise
+        self._commit(batch.records, batch.epoch)
+        self._count(batch)
+
+    def _count(self, batch: Decoded) -> None:
+        """Metrics and logs of a committed batch: per batch, not per message."""
+        committed = datetime.now(UTC)
+        # The documents of one file share their produced-at: one subtraction per file.
+        ages: dict[datetime, float] = {}
+        observe = self.metrics.end_to_end.observe
+        for row in batch.rows:
+            moment = row.produced_at
+            if moment is not None:
+                age = ages.get(moment)
+                if age is None:
+                    age = ages[moment] = max(0.0, (committed - moment).total_seconds())
+                observe(age)
+        self.metrics.batch_size.observe(len(batch.records))
+        self.metrics.batch_bytes.observe(sum(map(record_bytes, batch.records)))
+        self.metrics.batch_duration.observe(time.monotonic() - batch.started)
+        for item in batch.events:
             event = item.event
             log.info(
                 "dead letter stored",
@@ -483,27 +613,35 @@ class Ingestor:
                 offset=kafka_at.offset if kafka_at else None,
             )
 
-    def _commit(self, batch: Sequence[Any]) -> None:
-        assert self.consumer is not None
-        last: dict[TopicPartition, int] = {}
-        for record in batch:
-            tp = TopicPartition(record.topic, record.partition)
-            last[tp] = max(last.get(tp, -1), record.offset)
-        self.consumer.commit(
-            {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
-        )
-        self.metrics.last_commit.set_to_current_time()
+    def new_epoch(self) -> None:
+        with self._epoch_lock:
+            self._epoch += 1
 
-    def _rewind(self, batch: Sequence[Any]) -> None:
-        """Seek back to the batch's first offsets so the same messages come again."""
+    def _commit(self, records: Sequence[Any], epoch: int) -> None:
+        """Commit what the batch stored, for the partitions we still hold since its poll.
+
+        Without a consumer (a rebuild under way) nothing is committed: the rows are stored,
+        and read again they are skipped."""
         if self.consumer is None:
             return
-        first: dict[TopicPartition, int] = {}
-        for record in batch:
-            tp = TopicPartition(record.topic, record.partition)
-            first[tp] = min(first.get(tp, record.offset), record.offset)
+        offsets = offsets_to_commit(
+            records, self.consumer.assignment(), same_epoch=epoch == self._epoch
+        )
+        if offsets:
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+            )
+            self.metrics.last_commit.set_to_current_time()
+
+    def _rewind(self, records: Sequence[Any], epoch: int | None = None) -> None:
+        """Seek back to the records' first offsets so the same messages come again.
+
+        After a rebalance (``epoch`` passed and changed) the new assignment already starts
+        from the committed offsets: nothing to seek."""
+        if self.consumer is None or (epoch is not None and epoch != self._epoch):
+            return
         owned = self.consumer.assignment()
-        for tp, offset in first.items():
+        for tp, offset in first_offsets(records).items():
             if tp in owned:
                 self.consumer.seek(tp, offset)
 

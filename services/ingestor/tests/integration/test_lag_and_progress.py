@@ -29,8 +29,10 @@ def test_lag_counts_polled_messages_until_they_are_stored(
         produce(kafka_settings, topics[0], [raw_doc("first.json", b'{"n": 0}')], partition=0)
         wait_for(lambda: db.count() == 1, what="the first record")
         wait_for(lambda: _lag(ingestor, topics[0]) == 0, what="no lag once it is stored")
-        committed_at = ingestor.metrics.last_commit._value.get()
-        assert committed_at > 0
+        # Offsets are committed just after the database commit (the writer thread's).
+        committed_at = wait_for(
+            lambda: ingestor.metrics.last_commit._value.get(), what="the first offset commit"
+        )
         locker = psycopg2.connect(
             stack_env["DEVSTACK_PG_ADMIN_DSN"], dbname=stack_env["DEVSTACK_PG_DBNAME"]
         )
@@ -56,7 +58,10 @@ def test_lag_counts_polled_messages_until_they_are_stored(
             locker.close()
         wait_for(lambda: db.count() == 4, what="the batch once the lock is gone")
         wait_for(lambda: _lag(ingestor, topics[0]) == 0, what="no lag once they are stored")
-        assert ingestor.metrics.last_commit._value.get() > committed_at
+        wait_for(
+            lambda: ingestor.metrics.last_commit._value.get() > committed_at,
+            what="the batch's offset commit",
+        )
 
 
 def test_lag_counts_neither_markers_nor_an_open_transaction(

@@ -81,8 +81,6 @@ def test_dead_letter_params_follow_the_column_order():
     assert "ON CONFLICT DO NOTHING" in render(insert_dead_letters_sql())
 
 
-
-
 @pytest.mark.parametrize(
     ("pgcode", "data"),
     [("22003", True), ("22P02", True), ("23514", True), ("54001", True), ("42501", False),
