@@ -228,8 +228,9 @@ chaos: venv stack-deps ## SIGKILL every service, kill -9 the broker and PostgreS
 	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 
 .PHONY: bench
-bench: venv stack-deps ## benchmarks against the real Kafka and PostgreSQL (numbers, not pass/fail)
-	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done'
+bench: venv stack-deps ## benchmarks on the real Kafka and PostgreSQL, then the side-by-side with Kafka Connect (BENCH_DOCS, BENCH_RUNS, BENCH_CONTENDERS; writes bench/results.md)
+	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done; \
+		echo "== devstack.bench: ingestor vs Kafka Connect + Debezium, raw ceilings"; $(BIN)/python -m devstack.bench'
 
 .PHONY: clean
 clean: ## remove the virtualenv and local stack state (keeps downloads in .cache)

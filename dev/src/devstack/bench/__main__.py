@@ -1,0 +1,3 @@
+from devstack.bench.run import main
+
+raise SystemExit(main())
