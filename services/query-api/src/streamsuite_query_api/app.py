@@ -22,7 +22,7 @@ from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
-from streamsuite_query_api import __version__, errors, models
+from streamsuite_query_api import __version__, docs, errors, models
 from streamsuite_query_api.api import Context, router
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
 from streamsuite_query_api.metrics import Metrics
@@ -141,8 +141,11 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # docs.install: Swagger UI's assets served here, not from a CDN
+        redoc_url=None,  # ReDoc has no packaged assets: it would load from a CDN
     )
     app.state.ctx = context
+    docs.install(app)
     errors.install(app)
     app.include_router(router)
 

@@ -106,6 +106,21 @@ def test_health_readiness_metrics_and_openapi(api, filler):
     assert api.get("/docs").status_code == 200
 
 
+def test_docs_page_loads_everything_from_the_service_itself(api):
+    # An air-gapped cluster: the page must name no other host, and what it names must load.
+    import re
+
+    page = api.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+    assert urls, page.text
+    assert not [url for url in urls if "//" in url], urls
+    for url in urls:
+        response = api.get(url)
+        assert response.status_code == 200, url
+    assert "SwaggerUIBundle" in api.get("/docs/assets/swagger-ui-bundle.js").text
+
+
 def test_pooled_connections_are_reused_not_reopened_per_request(api, filler):
     # Found by the benchmark: psycopg2's pool with minconn=0 closed every connection it got
     # back, so each request paid a new PostgreSQL login (~7 ms, ~170 req/s on by-id fetches).
