@@ -126,3 +126,51 @@ def test_offsets_follow_the_database_commit_with_a_batch_behind_in_flight(
     finally:
         ingestor.stop.set()
         ingestor.close()
+
+
+def test_a_stop_between_the_database_commit_and_the_offset_commit_duplicates_nothing(
+    kafka_settings, topics, make_config, db
+):
+    """The writer has committed the batch to PostgreSQL, the offsets never reach Kafka (the
+    process dies there): the next ingestor reads the batch again and stores nothing twice,
+    by identity for the publisher's messages and by Kafka coordinates for the others."""
+    topic = topics[0]
+    with_identity = [raw_doc(f"k/{n}.json", b'{"n": %d}' % n) for n in range(6)]
+    without = [raw_doc(f"k/bare-{n}.json", b'{"bare": %d}' % n) for n in range(6)]
+    produce(kafka_settings, topic, with_identity, partition=0)
+    produce(kafka_settings, topic, without, partition=0, with_headers=False)
+    cfg = make_config()
+    first = Ingestor(cfg, all_routes(), Metrics(CollectorRegistry()), stop=threading.Event())
+    first.migrate()
+    first.connect()
+    try:
+        batch = wait_for(
+            lambda: (polled := first._poll()[0]) and len(polled) == 12 and polled,
+            what="the twelve messages in one batch",
+        )
+        first.submit(first.decode(batch, first._epoch))
+        first.in_flight.future.result()  # stored in PostgreSQL ...
+        assert db.count() == 12
+        first.in_flight = None  # ... and dead before its offsets are committed
+    finally:
+        first.stop.set()
+        first.close()
+    assert 0 not in _committed(kafka_settings, cfg.ingestor.group_id, topic)
+
+    second = Ingestor(cfg, all_routes(), Metrics(CollectorRegistry()), stop=threading.Event())
+    second.connect()
+    try:
+
+        def read_again() -> bool:
+            batch = second._poll()[0]
+            if batch:
+                second.handle(batch)
+            return _committed(kafka_settings, cfg.ingestor.group_id, topic).get(0) == 12
+
+        wait_for(read_again, what="the batch read again and committed")
+        assert second.metrics.duplicates._value.get() == 12
+        assert db.count() == 12
+        assert db.query("SELECT count(*) FROM records WHERE sha256 IS NULL") == [(6,)]
+    finally:
+        second.stop.set()
+        second.close()
