@@ -101,7 +101,8 @@ def test_dead_letter_lists_leave_the_raw_bytes_out():
 
 def test_document_filters_read_a_window_then_the_index():
     assert uses_payload_index(RecordFilter(contains="{}"))
-    assert not uses_payload_index(RecordFilter(has_key=("a",), kind="relational"))
+    assert uses_payload_index(RecordFilter(has_key=("a",), kind="relational"))
+    assert not uses_payload_index(RecordFilter(has_key=("0",), kind="relational"))
     text, params = _check(records_window_sql(EVERYTHING, 50_001, 11))
     assert "id < %(top)s AND id >= %(floor)s" in text
     assert (params["top"], params["floor"], params["limit"]) == (50_001, 40_001, 11)

@@ -79,6 +79,8 @@ CASES = {
         RecordFilter(jsonpath="$.group == 7 && $.n < 100000"),
         "payload->>'group' = '7' AND (payload->>'n')::int < 100000",
     ),
+    # has_key through the jsonb_ops index (records_payload_keys), not a walk of every row.
+    "has-key-absent": (RecordFilter(has_key=("absent", "deeper")), "payload ? 'absent'"),
     # Common: the newest rows fill the page at once.
     "contains-common": (RecordFilter(contains='{"era":"new"}'), "payload->>'era' = 'new'"),
 }

@@ -96,7 +96,12 @@ def record_conditions(f: RecordFilter) -> tuple[list[str], dict[str, Any]]:
         where.append("payload #> %(key_path)s::text[] = %(key_value)s::jsonb")
         params["key_path"], params["key_value"] = list(f.key), f.value
     if f.has_key is not None:
-        # jsonb_path_ops cannot index key existence: this one scans (in id order, LIMITed).
+        # The top-level key first, with ``?``: the jsonb_ops GIN index (records_payload_keys)
+        # serves it (it prices a jsonpath ``@?`` existence as a full index scan); #> then
+        # checks the whole path. A digits-only first segment may be an array index: no ``?``.
+        if not f.has_key[0].isdigit():
+            where.append("payload ? %(has_key_first)s")
+            params["has_key_first"] = f.has_key[0]
         where.append("payload #> %(has_key_path)s::text[] IS NOT NULL")
         params["has_key_path"] = list(f.has_key)
     if f.contains is not None:
@@ -156,7 +161,12 @@ PAYLOAD_WINDOW = 10_000
 
 
 def uses_payload_index(f: RecordFilter) -> bool:
-    return f.key is not None or f.contains is not None or f.jsonpath is not None
+    return (
+        f.key is not None
+        or f.contains is not None
+        or f.jsonpath is not None
+        or (f.has_key is not None and not f.has_key[0].isdigit())
+    )
 
 
 def records_window_sql(f: RecordFilter, top: int, limit: int) -> Statement:
