@@ -174,9 +174,9 @@ def report(
         "",
         f"{opts.docs:,} documents in {PARTITIONS} partitions (half `{{name, age, city}}`, half "
         f"nested JSON of 300–600 bytes, the publisher's headers), produced once per round to a "
-        f"fresh topic; {opts.runs} interleaved rounds; median (min–max). Steady state = first row "
-        "→ last row. CPU = user + system seconds of the contender's own processes (/proc), "
-        "PostgreSQL's and the broker's not included.",
+        f"fresh topic; {len(produce_s)} of {opts.runs} interleaved rounds done; median "
+        "(min–max). Steady state = first row → last row. CPU = user + system seconds of the "
+        "contender's own processes (/proc), PostgreSQL's and the broker's not included.",
         "",
         table(summaries),
         "",
@@ -223,6 +223,20 @@ def _java_version() -> str:
     return first[0].split('"')[1] if first and '"' in first[0] else "?"
 
 
+def publish(
+    opts: Options, samples: list[Sample], failures: list[str], stack: Stack, root: Path,
+    started: datetime, produce_s: list[float],
+) -> str:  # fmt: skip
+    """bench/results.md and bench/results.png from the samples so far; returns the text."""
+    text = report(opts, samples, failures, stack, root, started, produce_s)
+    (root / "bench" / "results.md").write_text(text)
+    summaries = summarize(opts.contenders, samples)
+    if summaries:
+        title = f"{opts.docs:,} documents, {len(produce_s)} rounds, {datetime.now(UTC):%Y-%m-%d}"
+        draw(summaries, root / "bench" / "results.png", title)
+    return text
+
+
 def main() -> int:
     opts = Options.from_env(os.environ)
     root = Path(__file__).resolve().parents[4]
@@ -236,6 +250,7 @@ def main() -> int:
     docs = documents.documents(opts.docs)
     docs_file = work / "documents.pickle"
     docs_file.write_bytes(pickle.dumps(docs))
+    text = ""
     samples: list[Sample] = []
     failures: list[str] = []
     produce_s: list[float] = []
@@ -270,12 +285,8 @@ def main() -> int:
         finally:
             admin.delete_topics([topic, dlq])
             admin.close()
-    text = report(opts, samples, failures, stack, root, started, produce_s)
-    (root / "bench" / "results.md").write_text(text)
-    summaries = summarize(opts.contenders, samples)
-    if summaries:
-        draw(summaries, root / "bench" / "results.png", f"{opts.docs:,} documents, "
-             f"{opts.runs} rounds, {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+        # After every round, so a run cut short still leaves what it measured.
+        text = publish(opts, samples, failures, stack, root, started, produce_s)
     print()
     print(text)
     return 1 if not samples else 0
