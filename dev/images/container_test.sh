@@ -54,6 +54,9 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$INBOX"
+JWT_SECRET=$("$BIN/python" -c 'from devstack.auth import jwt_secret
+from devstack.settings import StackSettings
+print(jwt_secret(StackSettings.from_env()))') || { echo "no JWT secret" >&2; exit 1; }
 # The publisher (UID 10001) moves files out of the inbox the tests (this user) write into: as
 # root, the inbox is its own; otherwise (a CI runner's user) anyone may write this scratch dir.
 if [[ $EUID -eq 0 ]]; then chown -R "$APP_UID:$APP_UID" "$INBOX"; else chmod 0777 "$INBOX"; fi
@@ -77,7 +80,11 @@ start() {  # name port role
               --env STREAMSUITE_DATABASE__USER_PWD)  # value from this process, not argv
     fi
     [[ $name == publisher ]] && env+=(--volume "$INBOX:/var/lib/streamsuite/inbox")
+    # The API and the UI verify tokens signed with the stack's secret (the tests sign theirs
+    # with it too: devstack.e2e_target); the value from this process, not argv.
+    [[ $name == query-api || $name == web ]] && env+=(--env STREAMSUITE_AUTH__JWT_SECRET)
     started=$(now)
+    STREAMSUITE_AUTH__JWT_SECRET="$JWT_SECRET" \
     STREAMSUITE_DATABASE__USER_PWD="$([[ -n "$role" ]] && cat "${!pwd_var}")" \
         "${CLI[@]}" "${RUN[@]}" --name "$c" "${env[@]}" "streamsuite/$name:$TAG" >/dev/null
     until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]]

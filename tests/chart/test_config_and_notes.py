@@ -38,7 +38,8 @@ def _with_secret_files(tree, tmp_path):
     for path in set(re.findall(r"/etc/streamsuite/(?:secrets|config)/[\w.-]+", text)):
         local = tmp_path / path.rsplit("/", 1)[1]
         if not local.exists():
-            local.write_text("secret-value\n" if "secrets" in path else "routes: []\n")
+            secret = "secret-value-" + "x" * 32 + "\n"  # long enough for AUTH.JWT_SECRET
+            local.write_text(secret if "secrets" in path else "routes: []\n")
         text = text.replace(path, str(local))
     return yaml.safe_load(text)
 

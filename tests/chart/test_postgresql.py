@@ -30,6 +30,7 @@ def test_generated_secret_holds_every_password_and_is_kept_on_uninstall():
         "postgres-password",
         "writer-password",
         "reader-password",
+        "jwt-secret",  # the HS256 secret of auth's default jwt mode
     }
     assert all(len(base64.b64decode(v)) == 32 for v in secret["data"].values())
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"

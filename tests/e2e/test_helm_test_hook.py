@@ -51,7 +51,9 @@ def api_url() -> str:
 def test_helm_test_passes_against_a_query_api_that_answers(hook_command):
     result = run_hook(hook_command, api_url())
     assert result.returncode == 0, result.stderr
-    assert "/api/v1/stats: 200" in result.stdout
+    assert "/readyz: 200" in result.stdout
+    # Authentication is on (the chart's default, the stack's too): the data is refused.
+    assert '/api/v1/stats: 401 Bearer realm="streamsuite"' in result.stdout
 
 
 def test_helm_test_fails_when_the_query_api_does_not_answer(hook_command):

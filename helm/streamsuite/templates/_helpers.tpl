@@ -91,6 +91,43 @@ web: {key: web, kafka: true, database: reader, cursor: true}
 {{- end }}
 
 {{/* The Secret with generated values (passwords, cursor key). */}}
+{{/* ---- Authentication (README "Authentication") ---- */}}
+
+{{/* "true" when the chart generates the HS256 secret (jwt mode, no issuer, no Secret given). */}}
+{{- define "streamsuite.auth.generated" -}}
+{{- $a := .Values.auth }}
+{{- if and (ne $a.mode "none") (not $a.issuer) (not $a.jwksUrl) (not $a.jwt.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* Secret and key of the HS256 secret (YAML), or nothing (issuer keys, or auth off). */}}
+{{- define "streamsuite.auth.secretRef" -}}
+{{- $a := .Values.auth }}
+{{- if and (ne $a.mode "none") $a.jwt.existingSecret }}
+name: {{ $a.jwt.existingSecret }}
+key: {{ $a.jwt.secretKey }}
+{{- else if include "streamsuite.auth.generated" . }}
+name: {{ include "streamsuite.secretName" . }}
+key: jwt-secret
+{{- end }}
+{{- end }}
+
+{{/* The AUTH section of the query API's and the web UI's config file. */}}
+{{- define "streamsuite.auth.config" -}}
+{{- $a := .Values.auth }}
+{{- $cfg := dict "MODE" $a.mode "AUDIENCE" $a.audience "READ_SCOPE" $a.scopes.read "SUBMIT_SCOPE" $a.scopes.submit }}
+{{- if include "streamsuite.auth.secretRef" . }}
+{{- $_ := set $cfg "JWT_SECRET_FILE" "/etc/streamsuite/secrets/jwt-secret" }}
+{{- end }}
+{{- if $a.issuer }}{{ $_ := set $cfg "ISSUER" $a.issuer }}{{ end }}
+{{- if $a.jwksUrl }}{{ $_ := set $cfg "JWKS_URL" $a.jwksUrl }}{{ end }}
+{{- if eq $a.mode "proxy" }}
+{{- $_ := set $cfg "PROXY_CIDRS" (join "," $a.proxy.cidrs) }}
+{{- $_ := set $cfg "PROXY_READ_GROUPS" (join "," $a.proxy.readGroups) }}
+{{- $_ := set $cfg "PROXY_SUBMIT_GROUPS" (join "," $a.proxy.submitGroups) }}
+{{- end }}
+{{- toYaml $cfg }}
+{{- end }}
+
 {{- define "streamsuite.secretName" -}}
 {{- .Values.existingSecret | default (printf "%s-generated" (include "streamsuite.fullname" .)) }}
 {{- end }}

@@ -130,6 +130,7 @@ def test_helm_install_then_upgrade_keeps_the_generated_passwords(cluster):
         "postgres-password",
         "writer-password",
         "reader-password",
+        "jwt-secret",  # auth's HS256 secret: kept too, or every token would stop working
     }
     helm_release(cluster, "upgrade", ns, "--set", "web.replicas=2")
     assert secret_data(cluster, ns, GENERATED) == before

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from devstack.auth import jwt_secret
 from devstack.chartcheck.helm import helm_binary
 from devstack.kafka_auth import ScramBroker, chart_acls, kafka_acls
 from devstack.kube import release
@@ -183,6 +184,7 @@ def _install(settings: StackSettings, layout: NodeLayout, node: Node, helm: rele
     objects += [release.secret(NAMESPACE, f"e2e-db-{role}", role_password(settings, name))
                 for role, name in (("writer", settings.writer_role),
                                    ("reader", settings.reader_role))]  # fmt: skip
+    objects.append(release.secret(NAMESPACE, release.AUTH_SECRET, jwt_secret(settings)))
     kubectl.apply(objects)
     values = release.e2e_values(
         kafka_bootstrap=kafka.sasl_bootstrap, pg_host=layout.node_ip, pg_port=settings.pg_port,

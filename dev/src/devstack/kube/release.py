@@ -15,6 +15,7 @@ from devstack.kube.kubectl import Kubectl
 from devstack.procs import StackError
 
 KAFKA_CLIENTS = ("publisher", "ingestor", "web")
+AUTH_SECRET = "e2e-auth"  # noqa: S105 - the name of the Secret holding the HS256 secret
 VALUES_KEYS = {"publisher": "publisher", "ingestor": "ingestor", "queryApi": "query-api",
                "web": "web"}  # fmt: skip
 # Waiting reasons no amount of waiting cures: fail at once, with the pod's own message.
@@ -41,8 +42,8 @@ def e2e_values(
     image_tag: str,
 ) -> dict[str, Any]:
     """The chart's external-Kafka and external-PostgreSQL options pointed at the local stack,
-    SCRAM users as the chart's KafkaUsers would be, and the images `make images` built (Podman
-    names them localhost/streamsuite/...; the node never pulls)."""
+    SCRAM users as the chart's KafkaUsers would be, the stack's token secret, and the images
+    `make images` built (Podman names them localhost/streamsuite/...; the node never pulls)."""
     values: dict[str, Any] = {
         "image": {"registry": "localhost", "tag": image_tag, "pullPolicy": "Never"},
         "kafka": {
@@ -74,6 +75,8 @@ def e2e_values(
             },
         },
     }
+    # Tokens signed with the local stack's secret (as the suite's clients sign theirs).
+    values["auth"] = {"jwt": {"existingSecret": AUTH_SECRET, "secretKey": "password"}}
     # The repositories `make images` names (whatever the chart's published defaults are).
     for key, service in VALUES_KEYS.items():
         values[key] = {"image": {"repository": f"streamsuite/{service}"}}

@@ -69,6 +69,9 @@ predecessor left open at once, instead of read_committed consumers waiting for i
 {{- end }}
 {{- $_ := set $cfg "WEB" $web }}
 {{- end }}
+{{- if $meta.cursor }}
+{{- $_ := set $cfg "AUTH" (fromYaml (include "streamsuite.auth.config" $root)) }}
+{{- end }}
 {{- toYaml (mergeOverwrite $cfg (deepCopy $values.config)) }}
 {{- end }}
 
