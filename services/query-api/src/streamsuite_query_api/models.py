@@ -132,6 +132,11 @@ class DeadLetterPage(BaseModel):
 class RecordCounts(BaseModel):
     total: int
     by_kind: dict[str, int] = Field(examples=[{"relational": 120, "unstructured": 45}])
+    estimated: bool = Field(
+        default=False,
+        description="True beyond 100,000 records: the counts are PostgreSQL's statistics "
+        "(as of the last ANALYZE), so /stats answers in constant time.",
+    )
 
 
 class DeadLetterCounts(BaseModel):

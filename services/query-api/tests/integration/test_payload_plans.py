@@ -97,3 +97,20 @@ def test_document_filters_read_a_bounded_number_of_rows(reader_settings, admin_c
             assert any("Bitmap Index Scan on records_payload" in plan for plan in plans), (
                 f"{name}: " + "\n\n".join(plans)
             )
+
+
+def test_stats_of_a_big_table_are_estimates_read_without_counting(
+    reader_settings, admin_conn, big_schema
+):
+    settings = dataclasses.replace(reader_settings, schema=big_schema)
+    conn = psycopg2.connect(**connect_kwargs(settings, application_name="stats-test"))
+    conn.autocommit = True
+    try:
+        stats = query_read.stats(conn)
+    finally:
+        conn.close()
+    records = stats["records"]
+    assert records["estimated"] is True
+    # ANALYZEd: PostgreSQL's row estimate of the 200,000 unstructured rows.
+    assert abs(records["total"] - ROWS) <= ROWS // 20, records
+    assert records["by_kind"]["unstructured"] == records["total"]

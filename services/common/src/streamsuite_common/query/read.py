@@ -208,8 +208,25 @@ def _counts(rows: Sequence[tuple[str, int]]) -> dict[str, int]:
     return {key: count for key, count in rows}
 
 
+# Below this many records (by PostgreSQL's estimate) the counts are exact; above, estimates,
+# so /stats and the Status page answer in constant time at 100 M rows.
+EXACT_COUNT_BELOW = 100_000
+
+
+def _kind_counts(conn: Connection) -> tuple[dict[str, int], bool]:
+    """Records per kind, and whether the numbers are estimates."""
+    estimate = _execute(conn, (sql.STATS_SQL["estimated_rows"], {}))[0][0]
+    if estimate < EXACT_COUNT_BELOW:
+        return _counts(_execute(conn, (sql.STATS_SQL["kinds"], {}))), False
+    shares = _execute(conn, (sql.STATS_SQL["kind_shares"], {}))
+    if not shares or shares[0][0] is None:
+        return _counts(_execute(conn, (sql.STATS_SQL["kinds"], {}))), False
+    values, freqs = shares[0]
+    return {kind: round(estimate * share) for kind, share in zip(values, freqs, strict=True)}, True
+
+
 def stats(conn: Connection) -> dict[str, Any]:
-    kinds = _counts(_execute(conn, (sql.STATS_SQL["kinds"], {})))
+    kinds, estimated = _kind_counts(conn)
     reasons = _counts(_execute(conn, (sql.STATS_SQL["reasons"], {})))
     minutes = _execute(conn, (sql.STATS_SQL["per_minute"], {}))
     last_at, last_id = _execute(conn, (sql.STATS_SQL["last"], {}))[0]
@@ -217,6 +234,7 @@ def stats(conn: Connection) -> dict[str, Any]:
         "records": {
             "total": sum(kinds.values()),
             "by_kind": {kind: kinds.get(kind, 0) for kind in ("relational", "unstructured")},
+            "estimated": estimated,
         },
         "dead_letters": {"total": sum(reasons.values()), "by_reason": reasons},
         "records_per_minute": [

@@ -289,6 +289,13 @@ def dead_letters_page_sql(f: DeadLetterFilter, page: Page, *, raw: bool = True) 
 
 STATS_SQL: dict[str, str] = {
     "kinds": "SELECT kind, count(*) FROM records GROUP BY kind ORDER BY kind",
+    # PostgreSQL's own estimates: the row count of the last VACUUM/ANALYZE (-1: never) and
+    # the share of each kind in its sample.
+    "estimated_rows": "SELECT reltuples::bigint FROM pg_class WHERE oid = 'records'::regclass",
+    "kind_shares": (
+        "SELECT most_common_vals::text::text[], most_common_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = 'records' AND attname = 'kind'"
+    ),
     "reasons": "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason",
     # Sixty one-minute buckets ending with the current minute, empty ones included.
     "per_minute": (
