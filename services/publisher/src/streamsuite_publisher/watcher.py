@@ -106,10 +106,12 @@ class InboxWatcher:
             self._close()
 
     def _handle(self, events: list[inotify.Event]) -> None:
+        wake = False
         for event in events:
             if event.mask & inotify.IN_Q_OVERFLOW:
                 log.warning("inbox event queue overflowed; waiting out the stability window")
                 self._push("", RESET)
+                wake = True
                 continue
             prefix = self._dirs.get(event.wd)
             if event.mask & inotify.IN_IGNORED:
@@ -125,7 +127,11 @@ class InboxWatcher:
                     kind = created_kind(os.path.join(self._root, relpath))
                 if kind is not None:
                     self._push(relpath, kind)
-        self._wake.set()
+                    # A write never makes a file ready, its close does: a file written in
+                    # place in many small writes must not spin the publisher's loop.
+                    wake = wake or kind not in (WRITING, GONE)
+        if wake:
+            self._wake.set()
 
     def _directory_event(self, mask: int, relpath: str) -> None:
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):

@@ -184,6 +184,11 @@ def _events(watcher: InboxWatcher, count: int) -> list[tuple[str, str]]:
     return seen
 
 
+def _drained(watcher: InboxWatcher, seen: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen.extend((path, event) for path, event, _ in watcher.drain())
+    return seen
+
+
 @pytest.fixture
 def watcher(tmp_path):
     stop, wake = threading.Event(), threading.Event()
@@ -234,3 +239,26 @@ def test_events_for_other_names_are_not_reported(watcher, tmp_path):
     os.rename(inbox / "last.json.tmp", inbox / "last.json")
     assert _events(watcher, 1) == [("last.json", MOVED_IN)]
     assert json.loads((inbox / "last.json").read_text()) == {}
+
+
+def test_writes_do_not_wake_the_publisher_but_the_close_does(tmp_path):
+    stop, wake = threading.Event(), threading.Event()
+    (tmp_path / "inbox").mkdir()
+    watcher = InboxWatcher(tmp_path / "inbox", wake, stop).start()
+    seen: list[tuple[str, str]] = []
+    try:
+        with (tmp_path / "inbox" / "big.jsonl").open("wb") as writer:
+            for n in range(50):
+                writer.write(b'{"n": %d}\n' % n)
+                writer.flush()
+            # Events come in order: once the marker's creation is handled, so are the writes
+            # (which the kernel may have merged).
+            with (tmp_path / "inbox" / "marker.json").open("wb"):
+                wait_for(lambda: ("marker.json", WRITING) in _drained(watcher, seen),
+                         what="the marker's creation", timeout_s=10, interval_s=0.02)  # fmt: skip
+                assert ("big.jsonl", WRITING) in seen
+                assert not wake.is_set(), "woken by writes that cannot make the file ready"
+        wait_for(wake.is_set, what="the wake-up of the close", timeout_s=10, interval_s=0.02)
+    finally:
+        stop.set()
+        watcher.join()
