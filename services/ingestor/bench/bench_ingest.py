@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,9 +134,12 @@ def consume_only(kafka: KafkaSettings, topic: str, n: int) -> float:
     return elapsed
 
 
-def migrated(database: DatabaseSettings, *, gin: bool) -> None:
+def migrated(database: DatabaseSettings, *, gin: bool, drop: Sequence[str] = ()) -> None:
     conn = connect(database, application_name="bench")
     migrate(conn, database.schema)
+    with conn, conn.cursor() as cur:
+        for name in drop:  # to compare index sets, e.g. without later migrations' indexes
+            cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
     if not gin:
         with conn, conn.cursor() as cur:
             cur.execute(
@@ -261,6 +265,9 @@ def main() -> int:
     parser.add_argument("--batch-bytes", type=int, default=1 << 20, help="for the ceilings")
     parser.add_argument("--gin-compare", action="store_true")
     parser.add_argument("--skip-ceilings", action="store_true")
+    parser.add_argument(
+        "--drop-index", action="append", default=[], help="drop this index of records first"
+    )
     args = parser.parse_args()
 
     stack_env = read_env_file(StackSettings.from_env().env_file)
@@ -294,13 +301,13 @@ def main() -> int:
             for gin in gins:
                 for method in getattr(store_module, "WRITE_METHODS", ("insert",)):
                     database = schema(f"{method}_{'gin' if gin else 'nogin'}")
-                    migrated(database, gin=gin)
+                    migrated(database, gin=gin, drop=args.drop_index)
                     seconds = write_only(database, docs, method, args.batch_bytes)
                     label = f"ceiling: Store {method}" + ("" if gin else ", no GIN")
                     rate[label] = f"{n / seconds:,.0f}"
         for gin in gins:
             database = schema(f"ingest_{'gin' if gin else 'nogin'}")
-            migrated(database, gin=gin)
+            migrated(database, gin=gin, drop=args.drop_index)
             config = {
                 "KAFKA": {"BOOTSTRAP_SERVERS": kafka.bootstrap_servers[0], "TOPIC": topic,
                           "DLQ_TOPIC": dlq},
@@ -326,6 +333,8 @@ def main() -> int:
         admin.close()
 
     print(f"{n} documents, {PARTITIONS} partitions, {args.replicas} ingestor process(es)")
+    if args.drop_index:
+        print(f"  without {', '.join(args.drop_index)}")
     if GIN_DROPPED:
         print(f"  no GIN: without {', '.join(sorted(GIN_DROPPED))}")
     for name, value in rate.items():
