@@ -1,25 +1,32 @@
-"""Requests/s and latency of the query API on the running local stack, beside the same SQL run
-directly against PostgreSQL with pgbench, for N stored records (default 1,000,000).
+"""Requests/s and latency of the query API on the running local stack, beside PostGraphile
+serving the same table and the same SQL run directly against PostgreSQL with pgbench, for N
+stored records (default 1,000,000; BENCH_QUERY_RECORDS or --records for fewer).
 
 1. A schema of its own, migrated by the ingestor's migrations and filled server-side as the
    writer role (``INSERT ... SELECT generate_series``, secondary indexes rebuilt after): rows
    shaped as the ingestor stores them (relational ``{"name", "age"}`` with typed columns,
    unstructured ``{"seq", "group", "tags", "nested"}``; source/sha256/doc_index identity).
-2. ``python -m streamsuite_query_api`` against it in its own process, as the reader role.
-3. Load from this process (threads with keep-alive ``http.client`` connections): a key/value
-   query ``GET /api/v1/records?key=group&value=gN`` and a by-id fetch, then pgbench with the
-   very SELECTs the API issues (built by the shared query layer), same clients and duration.
-4. One table: case, req/s, p50, p99 for the API and pgbench, and the ratio. The schema is
-   dropped at the end.
+2. ``python -m streamsuite_query_api`` against it in its own process, as the reader role, and
+   PostGraphile (bench/postgraphile/package.json + package-lock.json, ``npm ci`` into
+   .cache/postgraphile; with postgraphile-plugin-connection-filter for the JSON filter).
+3. Per case (by id, first page, a selective key/value filter, a common one with limit 50):
+   closed loop (``--clients`` threads, keep-alive connections, as fast as answered) and open
+   loop (a fixed ``--rate`` of requests from an asyncio generator, latency counted from each
+   request's scheduled time, so a slow answer is not hidden by the requests it delays), for
+   streamsuite and PostGraphile; pgbench with the very SELECT the API issues, closed loop and
+   at the same fixed rate (``--rate``, its latency includes schedule lag too).
+4. One table: case, contender, mode, req/s, p50, p99, errors. The schema is dropped at the end.
 
-    .venv/bin/python services/query-api/bench/bench_query.py [--records 1000000] [--seconds 10]
+    .venv/bin/python services/query-api/bench/bench_query.py [--records N] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import http.client
+import json
 import os
 import random
 import socket
@@ -41,10 +48,17 @@ from devstack.stack import read_env_file
 from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.query import Page, RecordFilter
-from streamsuite_common.query.sql import record_by_id_sql, records_page_sql
+from streamsuite_common.query.sql import (
+    record_by_id_sql,
+    records_page_sql,
+    records_window_sql,
+)
 from streamsuite_ingestor.migrate import migrate
 
 PGBENCH = Path(sys.prefix) / "lib/python3.11/site-packages/pgserver/pginstall/bin/pgbench"
+ROOT = Path(__file__).resolve().parents[3]
+POSTGRAPHILE_SRC = ROOT / "bench/postgraphile"
+POSTGRAPHILE_DIR = ROOT / ".cache/postgraphile"
 GROUPS = 1000  # unstructured records carry "group": "g<n % 1000>" (even n: even groups)
 FILL_SQL = """
 INSERT INTO records (kind, route, source, sha256, doc_index, payload, name, age,
@@ -120,6 +134,10 @@ def start_api(reader: DatabaseSettings, clients: int) -> tuple[subprocess.Popen,
         "HTTP": {"HOST": "127.0.0.1", "PORT": port},
         "LOG": {"LEVEL": "warning", "FORMAT": "json"},
         "QUERY_API": {"POOL_SIZE": clients},
+        # The bench measures reads: no token checks, no per-client limits (one client here).
+        "AUTH": {"MODE": "none"},
+        "LIMITS": {"RATE_PER_S": 100000, "BURST": 1000000, "CONCURRENCY": 10000,
+                   "SCAN_CONCURRENCY": 10000},
     }  # fmt: skip
     cfg_file = Path(tempfile.mkstemp(suffix=".yaml")[1])
     cfg_file.write_text(yaml.safe_dump(cfg))
@@ -140,13 +158,24 @@ def start_api(reader: DatabaseSettings, clients: int) -> tuple[subprocess.Popen,
         time.sleep(0.1)
 
 
+Request = tuple[str, str, bytes | None]  # method, path, JSON body
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
-    conn.request("GET", path)
+    return send(conn, ("GET", path, None))
+
+
+def send(conn: http.client.HTTPConnection, request: Request) -> tuple[int, bytes]:
+    method, path, body = request
+    conn.request(method, path, body=body, headers=JSON_HEADERS if body else {})
     response = conn.getresponse()
     return response.status, response.read()
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
 
 
@@ -159,9 +188,16 @@ class Result:
     errors: int = 0
 
 
-def load_api(port: int, make_path: Callable[[random.Random], str], seconds: float,
-             clients: int) -> Result:  # fmt: skip
-    """``clients`` threads, each one keep-alive connection, for ``seconds``."""
+def _result(latencies: list[float], elapsed: float, errors: int) -> Result:
+    latencies.sort()
+    return Result(len(latencies) / elapsed, percentile(latencies, 0.5) * 1000,
+                  percentile(latencies, 0.99) * 1000, len(latencies), errors)  # fmt: skip
+
+
+def load_closed(port: int, make: Callable[[random.Random], Request], seconds: float,
+                clients: int) -> Result:  # fmt: skip
+    """``clients`` threads, each one keep-alive connection, each sending its next request as
+    soon as the previous one is answered, for ``seconds``."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -175,7 +211,7 @@ def load_api(port: int, make_path: Callable[[random.Random], str], seconds: floa
         start.wait()
         while time.monotonic() < deadline:
             began = time.perf_counter()
-            status, _ = get(conn, make_path(rng))
+            status, _ = send(conn, make(rng))
             mine.append(time.perf_counter() - began)
             bad += status != 200
         conn.close()
@@ -191,24 +227,148 @@ def load_api(port: int, make_path: Callable[[random.Random], str], seconds: floa
     start.wait()
     for t in threads:
         t.join()
-    elapsed = time.monotonic() - began
-    latencies.sort()
-    return Result(len(latencies) / elapsed, percentile(latencies, 0.5) * 1000,
-                  percentile(latencies, 0.99) * 1000, len(latencies), errors)  # fmt: skip
+    return _result(latencies, time.monotonic() - began, errors)
 
 
-def pgbench_script(admin, statement: tuple[str, dict], sets: str, marker: str, var: str) -> str:
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: Request) -> int:  # fmt: skip
+    """One HTTP/1.1 request on a kept-alive connection; the status (body read and dropped)."""
+    method, path, body = request
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"\r\n" + (body or b""))
+    status_line = await reader.readline()
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while (size := int((await reader.readline()).strip(), 16)) > 0:
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1])
+
+
+async def _open_loop(port: int, make: Callable[[random.Random], Request], rate: float,
+                     seconds: float) -> Result:  # fmt: skip
+    """Requests at a fixed ``rate`` whatever the answers do (wrk2-style): each is timed from
+    its scheduled start, so queueing behind a slow answer counts. A connection per request
+    in flight, kept for the next one."""
+    rng = random.Random(7)  # noqa: S311
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        try:
+            status = await _exchange(*conn, make(rng))
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            errors += 1
+            conn[1].close()
+            return
+        latencies.append(time.perf_counter() - scheduled)
+        errors += status != 200
+        idle.append(conn)
+
+    began = time.perf_counter()
+    tasks = []
+    for number in range(int(rate * seconds)):
+        scheduled = began + number / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    for _, writer in idle:
+        writer.close()
+    return _result(latencies, elapsed, errors)
+
+
+def load_open(port: int, make: Callable[[random.Random], Request], rate: float,
+              seconds: float) -> Result:  # fmt: skip
+    return asyncio.run(_open_loop(port, make, rate, seconds))
+
+
+def start_postgraphile(reader: DatabaseSettings) -> tuple[subprocess.Popen, int]:
+    """PostGraphile 4 from the pinned lock file, serving the bench schema as the reader."""
+    lock = POSTGRAPHILE_SRC / "package-lock.json"
+    stamp = POSTGRAPHILE_DIR / ".installed-lock"
+    if not stamp.exists() or stamp.read_bytes() != lock.read_bytes():
+        POSTGRAPHILE_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            (POSTGRAPHILE_DIR / name).write_bytes((POSTGRAPHILE_SRC / name).read_bytes())
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=POSTGRAPHILE_DIR,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        stamp.write_bytes(lock.read_bytes())
+    port = free_port()
+    url = f"postgres://{reader.dbuser}@{reader.host}:{reader.port}/{reader.dbname}"
+    env = dict(os.environ, PGPASSWORD=reader.user_pwd)
+    server = subprocess.Popen(
+        [
+            str(POSTGRAPHILE_DIR / "node_modules/.bin/postgraphile"),
+            "-c",
+            url,
+            "-s",
+            reader.schema,
+            "-n",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--disable-query-log",
+            "--append-plugins",
+            "postgraphile-plugin-connection-filter",
+            "--no-setof-functions-contain-nulls",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    probe = ("POST", "/graphql", json.dumps({"query": "{ __typename }"}).encode())
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if send(http.client.HTTPConnection("127.0.0.1", port, timeout=5), probe)[0] == 200:
+                return server, port
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"PostGraphile did not start: {server.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+
+
+RECORD_FIELDS = ("id kind source sha256 docIndex name age payload kafkaTopic kafkaPartition "
+                 "kafkaOffset producedAt ingestedAt")  # fmt: skip
+
+
+def graphql(query: str, variables: dict) -> Request:
+    return "POST", "/graphql", json.dumps({"query": query, "variables": variables}).encode()
+
+
+def pgbench_script(
+    admin, statement: tuple[str, dict], sets: str, marker: str, var: str, lead: str = ""
+) -> str:
     """The API's statement exactly as psycopg2 sends it (values inlined client-side), with the
     ``marker`` text of the sample value replaced by a pgbench variable set by ``sets``."""
     text, params = statement
     with admin.cursor() as cur:
         inlined = cur.mogrify(text, params).decode()
     assert marker in inlined, inlined
-    return f"{sets}\n{inlined.replace(marker, ':' + var)};\n"
+    # ``lead``: a space where the value follows a ':' (pgbench reads '::' as a cast).
+    return f"{sets}\n{inlined.replace(marker, lead + ':' + var)};\n"
 
 
 def run_pgbench(reader: DatabaseSettings, script: str, seconds: float, clients: int,
-                workdir: Path, name: str) -> Result:  # fmt: skip
+                workdir: Path, name: str, rate: float | None = None) -> Result:  # fmt: skip
     script_file = workdir / f"{name}.sql"
     script_file.write_text(script)
     env = dict(
@@ -223,6 +383,9 @@ def run_pgbench(reader: DatabaseSettings, script: str, seconds: float, clients: 
                "-j", str(min(clients, 4)), "-T", f"{seconds:g}", "-f", str(script_file),
                "-l", f"--log-prefix={prefix}", "-h", reader.host, "-p", str(reader.port),
                "-U", reader.dbuser, reader.dbname]  # fmt: skip
+    if rate is not None:
+        # A fixed rate; the logged latency then includes the schedule lag.
+        command[1:1] = ["--rate", f"{rate:g}"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=workdir,
                           check=False)  # fmt: skip
     if done.returncode != 0:
@@ -246,78 +409,139 @@ def run_pgbench(reader: DatabaseSettings, script: str, seconds: float, clients: 
                   failed)  # fmt: skip
 
 
-def print_table(rows: list[tuple[str, Result, Result]], args: argparse.Namespace) -> None:
+def print_table(rows: list[tuple[str, str, str, Result]], args: argparse.Namespace) -> None:
     print(
-        f"\n{args.records:,} records, {args.clients} concurrent clients, {args.seconds:g}s per "
-        "run; API = HTTP through the query API (own process), pgbench = the same SELECT"
+        f"\n{args.records:,} records; closed loop = {args.clients} clients as fast as answered, "
+        f"open loop = {args.rate:g} req/s fixed (latency from the scheduled start); "
+        f"{args.seconds:g}s per run"
     )
-    header = (f"{'case':<42} {'via':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'requests':>9} {'errors':>6}")  # fmt: skip
+    header = (f"{'case':<34} {'contender':<13} {'mode':<10} {'req/s':>8} {'p50 ms':>8} "
+              f"{'p99 ms':>8} {'requests':>9} {'errors':>6}")  # fmt: skip
     print(header)
     print("-" * len(header))
-    for name, api, direct in rows:
-        for via, result in (("API", api), ("pgbench", direct)):
-            print(
-                f"{name:<42} {via:<8} {result.rps:>8.0f} {result.p50_ms:>8.2f} "
-                f"{result.p99_ms:>8.2f} {result.count:>9} {result.errors:>6}"
-            )
-        print(
-            f"{'':<42} {'ratio':<8} {api.rps / direct.rps:>8.2f} "
-            f"{api.p50_ms / direct.p50_ms:>8.1f} {api.p99_ms / direct.p99_ms:>8.1f}"
-            "   (API / pgbench)"
-        )
+    for case, contender, mode, r in rows:
+        print(f"{case:<34} {contender:<13} {mode:<10} {r.rps:>8.0f} {r.p50_ms:>8.2f} "
+              f"{r.p99_ms:>8.2f} {r.count:>9} {r.errors:>6}")  # fmt: skip
+
+
+def cases(admin, low: int, high: int, count: int) -> list[tuple]:
+    """(name, streamsuite request, PostGraphile request, pgbench script) per case."""
+    marker = "424242"
+    page = f"allRecords(first: 50, orderBy: ID_DESC@FILTER) {{ nodes {{ {RECORD_FIELDS} }} }}"
+    by_id = f"query($id: BigInt!) {{ recordById(id: $id) {{ {RECORD_FIELDS} }} }}"
+    contains = (
+        "query($c: JSON!) { "
+        + page.replace("@FILTER", ", filter: {payload: {contains: $c}}")
+        + " }"
+    )
+    even = count // 2  # unstructured records have even seq: n = 2k
+    return [
+        (
+            "by id",
+            lambda rng: ("GET", f"/api/v1/records/{rng.randint(low, high)}", None),
+            lambda rng: graphql(by_id, {"id": str(rng.randint(low, high))}),
+            pgbench_script(admin, record_by_id_sql(int(marker)),
+                           f"\\set rid random({low}, {high})", marker, "rid"),
+        ),
+        (
+            "first page (limit 50)",
+            lambda rng: ("GET", "/api/v1/records", None),
+            lambda rng: graphql("{ " + page.replace("@FILTER", "") + " }", {}),
+            f"{records_page_sql(RecordFilter(), Page(limit=50))[0] % {'limit': 51}};\n",
+        ),
+        (
+            "key/value selective (1 match)",
+            lambda rng: ("GET", f"/api/v1/records?key=nested.v&value={2 * rng.randrange(even)}",
+                         None),
+            lambda rng: graphql(contains, {"c": {"nested": {"v": 2 * rng.randrange(even)}}}),
+            pgbench_script(admin, records_window_sql(
+                RecordFilter(key=("nested", "v"), value=marker), high + 1, 51),
+                f"\\set v random(0, {even - 1}) * 2", marker, "v", lead=" "),
+        ),
+        (
+            "key/value common (limit 50)",
+            lambda rng: ("GET", f"/api/v1/records?key=group&value=g{rng.randrange(0, GROUPS, 2)}",
+                         None),
+            lambda rng: graphql(contains, {"c": {"group": f"g{rng.randrange(0, GROUPS, 2)}"}}),
+            pgbench_script(admin, records_window_sql(
+                RecordFilter(key=("group",), value=f'"g{marker}"'), high + 1, 51),
+                f"\\set grp random(0, {GROUPS // 2 - 1}) * 2", marker, "grp"),
+        ),
+    ]  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--records", type=int, default=int(os.environ.get("BENCH_QUERY_RECORDS", "1000000"))
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("BENCH_QUERY_SECONDS", "10"))
+    )
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
     args = parser.parse_args()
     env = read_env_file(StackSettings.from_env().env_file)
     schema = f"bench_query_{uuid.uuid4().hex[:8]}"
     writer, reader = role(env, "WRITER", schema), role(env, "READER", schema)
     admin = psycopg2.connect(env["DEVSTACK_PG_ADMIN_DSN"], dbname=env["DEVSTACK_PG_DBNAME"])
     admin.autocommit = True
-    server = cfg_file = None
+    server = cfg_file = graphile = None
     try:
         began = time.monotonic()
         fill(writer, reader.dbuser, args.records)
         print(f"filled {args.records:,} records in {time.monotonic() - began:.1f}s ({schema})")
         server, port, cfg_file = start_api(reader, args.clients)
+        graphile, graphile_port = start_postgraphile(reader)
         with admin.cursor() as cur:
-            cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}.records").format(
-                sql.Identifier(schema)))  # fmt: skip
+            cur.execute(
+                sql.SQL("SELECT min(id), max(id) FROM {}.records").format(sql.Identifier(schema))
+            )
             low, high = cur.fetchone()
-        marker = "424242"
-        cases = [
-            (
-                "key/value (key=group&value=gN, limit 50)",
-                lambda rng: f"/api/v1/records?key=group&value=g{rng.randrange(0, GROUPS, 2)}",
-                pgbench_script(admin, records_page_sql(RecordFilter(key=("group",),
-                               value=f'"g{marker}"'), Page(limit=50)),
-                               f"\\set grp random(0, {GROUPS // 2 - 1}) * 2", marker, "grp"),
-            ),
-            (
-                "record by id",
-                lambda rng: f"/api/v1/records/{rng.randint(low, high)}",
-                pgbench_script(admin, record_by_id_sql(int(marker)),
-                               f"\\set rid random({low}, {high})", marker, "rid"),
-            ),
-        ]  # fmt: skip
         rows = []
         with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as workdir:
-            for number, (name, make_path, script) in enumerate(cases):
-                load_api(port, make_path, 1.0, args.clients)  # warm-up
-                api = load_api(port, make_path, args.seconds, args.clients)
-                direct = run_pgbench(reader, script, args.seconds, args.clients,
-                                     Path(workdir), f"case{number}")  # fmt: skip
-                rows.append((name, api, direct))
+            for number, (name, ours, theirs, script) in enumerate(
+                cases(admin, low, high, args.records)
+            ):
+                for contender, target, make in (
+                    ("streamsuite", port, ours),
+                    ("PostGraphile", graphile_port, theirs),
+                ):
+                    load_closed(target, make, 1.0, args.clients)  # warm-up
+                    rows.append(
+                        (
+                            name,
+                            contender,
+                            "closed",
+                            load_closed(target, make, args.seconds, args.clients),
+                        )
+                    )
+                    rows.append(
+                        (name, contender, "open", load_open(target, make, args.rate, args.seconds))
+                    )
+                for mode, rate in (("closed", None), ("open", args.rate)):
+                    rows.append(
+                        (
+                            name,
+                            "pgbench",
+                            mode,
+                            run_pgbench(
+                                reader,
+                                script,
+                                args.seconds,
+                                args.clients,
+                                Path(workdir),
+                                f"case{number}{mode}",
+                                rate,
+                            ),
+                        )
+                    )
         print_table(rows, args)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process in (server, graphile):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         if cfg_file is not None:
             cfg_file.unlink(missing_ok=True)
         with admin.cursor() as cur:
