@@ -42,7 +42,7 @@ class QueryApiSettings:
         "STATEMENT_TIMEOUT_MS",
         5000,
         parse=as_int(100, 600_000),
-        help="PostgreSQL cancels a query running longer than this (answered with 503).",
+        help="PostgreSQL cancels a query running longer than this (answered with 504).",
     )
     cursor_secret: str = setting(
         "CURSOR_SECRET",
