@@ -100,6 +100,7 @@ class Context:
     env: jinja2.Environment
     submitter: Submitter | None
     streams: StreamSlots
+    lag: LagReader | None = None  # consumer lag for Status, when Kafka is configured
 
     def render(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         template = self.env.get_template(name)
@@ -159,6 +160,7 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
         env=make_environment(),
         submitter=submitter,
         streams=StreamSlots(settings.stream_max_clients, metrics.stream_clients.set),
+        lag=LagReader(cfg.kafka) if cfg.kafka is not None else None,
     )
 
     @contextlib.asynccontextmanager
@@ -170,6 +172,8 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
             notifier.stop()
             if submitter is not None:
                 await run_in_threadpool(submitter.close)
+            if context.lag is not None:
+                await run_in_threadpool(context.lag.close)
             db.close()
 
     app = FastAPI(

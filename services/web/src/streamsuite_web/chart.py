@@ -1,5 +1,6 @@
-"""Geometry of the records-per-minute bar chart, drawn server-side as inline SVG (so it works
-without JavaScript): pure numbers in, rectangles and labels out."""
+"""Geometry of the Status page's per-minute bar charts (records stored, dead letters, end-to-end
+seconds), drawn server-side as inline SVG (so they work without JavaScript): pure numbers in,
+rectangles and labels out."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class Bar:
     y: float
     width: float
     height: float
-    count: int
+    count: float  # the bar's value: a count, or seconds
     minute: str  # HH:MM (UTC)
     title: str
 
@@ -46,10 +47,11 @@ class Chart:
     left: float
     right: float
     scale_max: int
-    total: int
+    total: float
+    peak: float  # the largest value
 
 
-def nice_ceiling(value: int) -> int:
+def nice_ceiling(value: float) -> int:
     """The smallest of 1, 2, 5 times 10^k not below ``value`` (at least 1)."""
     if value <= 1:
         return 1
@@ -66,11 +68,25 @@ def minute_label(moment: str) -> str:
     return moment[11:16] if len(moment) >= 16 else moment
 
 
+def format_value(value: float, unit: str) -> str:
+    """``3 records``, ``1 record``, ``0.25 s``: a bar's value for people."""
+    if unit == "s":
+        return f"{value:.3g} s"
+    number = int(value)
+    return f"{number} {unit if number != 1 else unit.removesuffix('s')}"
+
+
 def bar_chart(
-    points: Sequence[Mapping[str, Any]], *, width: int = WIDTH, height: int = HEIGHT
+    points: Sequence[Mapping[str, Any]],
+    *,
+    key: str = "count",
+    unit: str = "records",
+    width: int = WIDTH,
+    height: int = HEIGHT,
 ) -> Chart:
-    """Bars for ``[{"minute": RFC 3339, "count": n}, ...]`` (oldest first)."""
-    counts = [int(point["count"]) for point in points]
+    """Bars for ``[{"minute": RFC 3339, key: value}, ...]`` (oldest first); a missing value
+    (no record in that minute, for a latency) is an empty bar."""
+    counts = [float(point[key] or 0) if unit == "s" else int(point[key] or 0) for point in points]
     scale_max = nice_ceiling(max(counts, default=0))
     plot_w = width - LEFT - RIGHT
     plot_h = height - TOP - BOTTOM
@@ -82,7 +98,6 @@ def bar_chart(
         count = counts[index]
         bar_h = plot_h * count / scale_max
         label = minute_label(str(point["minute"]))
-        noun = "record" if count == 1 else "records"
         bars.append(
             Bar(
                 x=round(LEFT + index * slot + GAP / 2, 2),
@@ -91,7 +106,7 @@ def bar_chart(
                 height=round(bar_h, 2),
                 count=count,
                 minute=label,
-                title=f"{label} UTC: {count} {noun}",
+                title=f"{label} UTC: {format_value(count, unit)}",
             )
         )
     ticks = [0, scale_max // 2, scale_max] if scale_max >= 2 else [0, scale_max]
@@ -114,4 +129,5 @@ def bar_chart(
         right=width - RIGHT,
         scale_max=scale_max,
         total=sum(counts),
+        peak=max(counts, default=0),
     )

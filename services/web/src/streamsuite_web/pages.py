@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -24,9 +25,9 @@ from streamsuite_common.query import (
     parse_stream_params,
 )
 from streamsuite_common.query import read as query_read
-from streamsuite_common.query.filters import STREAM_PARAMS
+from streamsuite_common.query.filters import MAX_LIMIT, STREAM_PARAMS
 from streamsuite_common.slot_response import event_stream
-from streamsuite_web import chart, origins, reads, redrive, submit, views
+from streamsuite_web import access, chart, origins, reads, redrive, submit, timerange, views
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
 
@@ -34,6 +35,8 @@ log = get_logger(__name__)
 router = APIRouter()
 _MAX_ID = 2**63 - 1
 FORM_SLACK_BYTES = 64 * 1024  # multipart framing and the small fields around the content
+NDJSON_MAX_RECORDS = 100_000  # one download; narrow the filter for more
+STATUS_REFRESH_S = 15  # the Status page reloads its numbers this often (app.js, or <noscript>)
 
 
 def ctx(request: Request) -> Context:
@@ -59,18 +62,25 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/records", status_code=303)
 
 
+def _records_error(c: Context, request: Request, form: dict, error: str, filtered: bool):
+    return c.render(
+        request, "records.html", 400, form=form, error=error, rows=[], live_url=None,
+        next_url=None, newest_url=None, filtered=filtered, curl=None, ndjson_url=None,
+        note=None,
+    )  # fmt: skip
+
+
 @router.get("/records")
 async def records_page(request: Request) -> Response:
     c = ctx(request)
-    params = views.clean_params(request.query_params.multi_items())
-    form = {name: value for name, value in params}
+    shown = views.clean_params(request.query_params.multi_items())
+    form = {name: value for name, value in shown}
     try:
+        picked = timerange.resolve(shown, datetime.now(UTC))
+        params = picked.params
         record_filter, page = parse_record_params(_paged(params, c.cfg.web.page_size), c.codec)
     except InvalidQuery as exc:
-        return c.render(
-            request, "records.html", 400, form=form, error=str(exc), rows=[], live_url=None,
-            next_url=None, newest_url=None, filtered=bool(params),
-        )  # fmt: skip
+        return _records_error(c, request, form, str(exc), bool(shown))
 
     def read(conn: Any) -> tuple[int, Any]:
         # The newest id first: the live feed starts there, so a record stored while the page
@@ -81,26 +91,65 @@ async def records_page(request: Request) -> Response:
     try:
         latest, found = await run_in_threadpool(c.db.run, read)
     except InvalidQuery as exc:
-        return c.render(
-            request, "records.html", 400, form=form, error=str(exc), rows=[], live_url=None,
-            next_url=None, newest_url=None, filtered=True,
-        )  # fmt: skip
+        return _records_error(c, request, form, str(exc), True)
     rows = [views.record_row(*views.split_record(text)) for text in found.items]
     live = page.before_id is None and record_filter.since is None and record_filter.until is None
     stream_params = [(name, value) for name, value in params if name in STREAM_PARAMS]
     plain = [(name, value) for name, value in params if name != "cursor"]
+    # Paging keeps the resolved since/until: "last 15 minutes" does not move under the pager.
+    pager = [(name, value) for name, value in params if name != "cursor"]
     return c.render(
         request,
         "records.html",
         form=form,
         error=None,
+        note=picked.note,
         rows=rows,
         filtered=bool(plain),
         live_url=views.page_url("/events", stream_params, after=str(latest)) if live else None,
-        next_url=views.page_url("/records", plain, cursor=found.next_cursor)
+        next_url=views.page_url("/records", pager, cursor=found.next_cursor)
         if found.next_cursor
         else None,
-        newest_url=views.page_url("/records", plain) if page.before_id is not None else None,
+        newest_url=views.page_url("/records", pager) if page.before_id is not None else None,
+        curl=views.curl_command(_paged(params, c.cfg.web.page_size)),
+        ndjson_url=views.page_url("/records.ndjson", [p for p in plain if p[0] != "limit"]),
+    )
+
+
+@router.get("/records.ndjson")
+async def records_ndjson(request: Request) -> Response:
+    """Every record of the filter (newest first, at most ``NDJSON_MAX_RECORDS``), one JSON
+    object a line, exactly as the query API serves each record; read page by page."""
+    c = ctx(request)
+    params = [(n, v) for n, v in views.clean_params(request.query_params.multi_items())
+              if n not in ("limit", "cursor")]  # fmt: skip
+    try:
+        params = timerange.resolve(params, datetime.now(UTC)).params
+        record_filter, page = parse_record_params([*params, ("limit", str(MAX_LIMIT))], c.codec)
+    except InvalidQuery as exc:
+        return Response(f"{exc}\n", status_code=400, media_type="text/plain")
+
+    async def lines() -> AsyncIterator[bytes]:
+        current, sent = page, 0
+        while sent < NDJSON_MAX_RECORDS:
+            found = await run_in_threadpool(
+                c.db.run,
+                lambda conn, p=current: query_read.list_records(conn, record_filter, p, c.codec),
+            )
+            if found.items:
+                yield ("\n".join(found.items) + "\n").encode()
+            sent += len(found.items)
+            if not found.next_cursor:
+                return
+            _, current = parse_record_params(
+                [*params, ("limit", str(MAX_LIMIT)), ("cursor", found.next_cursor)], c.codec
+            )
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="records-{stamp}.ndjson"'},
     )
 
 
@@ -120,8 +169,7 @@ async def events(request: Request) -> Response:
     if slot is None:
         return Response("too many live clients\n", 503, {"Retry-After": "5"}, "text/plain")
     try:
-        if after_id is None:
-            after_id = await run_in_threadpool(c.db.run, query_read.latest_record_id)
+        # after_id None: the stream starts at the commit horizon (streamsuite_common.record_stream)
         body = record_events(
             c.db, c.notifier, record_filter, after_id,
             heartbeat_s=c.cfg.web.stream_heartbeat_s, run=run_in_threadpool,
@@ -167,16 +215,35 @@ async def record_page(request: Request, record_id: int) -> Response:
     )
 
 
+def _chart(
+    name: str, title: str, points: list[dict[str, Any]], *, key: str = "count",
+    unit: str = "records",
+) -> dict[str, Any]:  # fmt: skip
+    """One Status chart: its SVG geometry and, as its text alternative, the minutes that have
+    a value (a table under the chart)."""
+    drawn = chart.bar_chart(points, key=key, unit=unit)
+    rows = [(bar.minute, chart.format_value(bar.count, unit)) for bar in drawn.bars if bar.count]
+    if unit == "s":
+        summary = (f"highest {chart.format_value(drawn.peak, unit)}" if rows
+                   else "no record with a produced time")  # fmt: skip
+    else:
+        summary = f"{chart.format_value(drawn.total, unit)} in all"
+    return {"name": name, "title": title, "chart": drawn, "rows": rows, "summary": summary}
+
+
 @router.get("/status")
 async def status_page(request: Request) -> Response:
     c = ctx(request)
     now = datetime.now(UTC)
     error = None
+    series: dict[str, Any] = {}
     try:
         stats = await run_in_threadpool(c.db.run, query_read.stats)
+        series = await run_in_threadpool(c.db.run, reads.per_minute)
     except DatabaseUnavailable as exc:
         stats, error = None, str(exc)
     _, results = await run_in_threadpool(c.readiness.evaluate)
+    lag = await run_in_threadpool(c.lag.report) if c.lag is not None else None
     dependencies = [
         {"name": "PostgreSQL", "ok": results["postgres"] == "ok" and results["tables"] == "ok",
          "detail": results["postgres"] if results["postgres"] != "ok" else results["tables"]},
@@ -187,7 +254,17 @@ async def status_page(request: Request) -> Response:
         )
     else:
         dependencies.append({"name": "Kafka", "ok": None, "detail": "not configured (Submit off)"})
-    bars = chart.bar_chart(stats["records_per_minute"]) if stats else None
+    charts = (
+        [
+            _chart("records", "Records stored per minute", stats["records_per_minute"]),
+            _chart("dead-letters", "Dead letters per minute", series["dead_letters"],
+                   unit="dead letters"),
+            _chart("latency", "End-to-end latency per minute, 95th percentile (produced to "
+                   "stored)", series["latency"], key="p95", unit="s"),
+        ]
+        if stats
+        else []
+    )  # fmt: skip
     last = stats["last_ingested_at"] if stats else None
     recent = last is not None and (now - views.parse_time(last)).total_seconds() < 300
     return c.render(
@@ -195,7 +272,9 @@ async def status_page(request: Request) -> Response:
         "status.html",
         stats=stats,
         error=error,
-        chart=bars,
+        charts=charts,
+        lag=lag,
+        refresh_s=STATUS_REFRESH_S,
         dependencies=dependencies,
         last_ingested=views.format_time(last),
         last_ago=views.ago(last, now),
@@ -215,7 +294,7 @@ async def dead_letters_page(request: Request) -> Response:
     except InvalidQuery as exc:
         return c.render(
             request, "dead_letters.html", 400, form=form, error=str(exc), letters=[],
-            next_url=None, newest_url=None, filtered=bool(plain),
+            next_url=None, newest_url=None, filtered=bool(plain), operator=None,
         )  # fmt: skip
     found = await run_in_threadpool(
         c.db.run, lambda conn: query_read.list_dead_letters(conn, letter_filter, page, c.codec)
@@ -240,6 +319,7 @@ async def dead_letters_page(request: Request) -> Response:
         form=form,
         error=None,
         letters=letters,
+        operator=_operator(request),
         filtered=bool(plain),
         next_url=views.page_url("/dead-letters", plain, cursor=found.next_cursor)
         if found.next_cursor
@@ -344,6 +424,13 @@ async def submit_post(request: Request) -> Response:
 # --- redrive: a dead letter's content sent again through Submit's path (redrive.py) ---
 
 
+def _operator(request: Request) -> str | None:
+    """Who is signed in (token, cookie or proxy): recorded as the redrive's author. None when
+    nobody is (AUTH.MODE=none with WEB.SUBMIT_WITHOUT_AUTH): the form then asks for a name."""
+    found = access.principal(request)
+    return found.subject if found is not None and found.via != "anonymous" else None
+
+
 def _redriver(c: Context, request: Request) -> submit.Submitter:
     if c.submitter is None:
         raise HTTPException(
@@ -411,7 +498,7 @@ async def redrive_form(request: Request, letter_id: int) -> Response:
     letter = await _letter(c, letter_id)
     return c.render(request, "redrive.html", letter=letter,
                     raw=views.raw_content(base64.b64encode(letter.raw).decode(), limit=10**9),
-                    form={"by": ""}, error=None)  # fmt: skip
+                    form={"by": ""}, error=None, operator=_operator(request))  # fmt: skip
 
 
 @router.post("/dead-letters/{letter_id:int}/redrive")
@@ -426,7 +513,8 @@ async def redrive_edited(request: Request, letter_id: int) -> Response:
     edited = content.replace("\r\n", "\n").encode("utf-8", errors="surrogatepass")
     if len(edited) > c.cfg.web.max_submit_bytes:
         raise HTTPException(413, f"the edited content is over {c.cfg.web.max_submit_bytes} bytes")
-    result = await _send(c, submitter, letter, edited, str(form.get("by") or ""))
+    by = _operator(request) or str(form.get("by") or "")
+    result = await _send(c, submitter, letter, edited, by)
     return _redrive_result(c, request, [result], reason=None)
 
 
@@ -437,7 +525,7 @@ async def redrive_posted(request: Request) -> Response:
     c = ctx(request)
     submitter = _redriver(c, request)
     form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
-    by = str(form.get("by") or "")
+    by = _operator(request) or str(form.get("by") or "")
     letter_id, reason = str(form.get("id") or ""), str(form.get("reason") or "")
     if letter_id:
         if not (letter_id.isascii() and letter_id.isdigit() and len(letter_id) <= 18):

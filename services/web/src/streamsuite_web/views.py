@@ -16,6 +16,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+API_BASE = "${STREAMSUITE_API:-http://127.0.0.1:8000}"
+# The API's bearer token when it asks for one (make up prints the local dev token's file).
+API_AUTH = '-H "Authorization: Bearer ${STREAMSUITE_TOKEN}"'
+
 PREVIEW_CHARS = 160
 RAW_PREVIEW_BYTES = 8 * 1024
 
@@ -217,3 +221,14 @@ def record_row(record: Mapping[str, Any], payload_text: str) -> dict[str, Any]:
         "ingested_at": format_time(record.get("ingested_at")),
         "preview": preview(payload_text),
     }
+
+
+def curl_command(params: Sequence[tuple[str, str]]) -> str:
+    """The query API call that returns what the Records page shows (same filter, same page
+    size), for a shell: the API's address from ``$STREAMSUITE_API`` (default: the local one),
+    its token from ``$STREAMSUITE_TOKEN``.
+    Single-quoted except the address, so nothing in a filter value is expanded by the shell."""
+    query = urlencode([(name, value) for name, value in params if name != "cursor"])
+    path = "/api/v1/records" + (f"?{query}" if query else "")
+    quoted = "'" + path.replace("'", "'\\''") + "'"
+    return f'curl -sS {API_AUTH} "{API_BASE}"{quoted}'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import psycopg2
 import pytest
 from playwright.sync_api import Page, expect
 
+from devstack.testing import bearer
+from streamsuite_common.auth import AuthSettings
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.kafka import connect_admin, ensure_topics
 from streamsuite_common.query import read as query_read
@@ -28,6 +31,7 @@ from ..conftest import (
     migrated_schema,
     running_ingestor,
     serving,
+    wait_for,
     web_config,
 )
 from .conftest import screenshots
@@ -233,3 +237,123 @@ def test_a_stored_xss_payload_never_executes(page: Page, env: Env):
     shoot(page, env, "dead-letters")
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+# --- issue 18: operators' controls ---
+
+
+def test_status_refreshes_itself_in_place_and_can_be_paused(page: Page, env: Env):
+    page.clock.install()  # the page's timers run when the test says so
+    page.goto(f"{env.url}/status")
+    page.evaluate("window.__sameDocument = true")
+    before = int(page.locator("#records-total").inner_text())
+    marker = uuid.uuid4().hex[:12]
+    other = page.context.new_page()
+    other.goto(f"{env.url}/submit")
+    other.fill("textarea[name=content]", f'{{"refresh": "{marker}"}}')
+    other.click("#submit-button")
+    expect(other.locator("#result")).to_contain_text("Published 1 document")
+    other.close()
+
+    def refreshed_with_it() -> bool:
+        page.clock.run_for(15_000)  # one refresh period
+        return int(page.locator("#records-total").inner_text()) > before
+
+    # the new record's count arrives by the page's own refresh, not by a reload
+    wait_for(refreshed_with_it, what="the Status page refreshed with the new record", interval_s=1)
+    assert page.evaluate("window.__sameDocument") is True
+    toggle = page.locator("#refresh-toggle")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_text("Resume refresh")
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.clock.run_for(60_000)  # four refresh periods: nothing is fetched while paused
+    page.evaluate("1")
+    assert not [url for url in fetched if "/status" in url]
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    shoot(page, env, "status-refresh")
+
+
+def test_status_charts_have_a_text_alternative(page: Page, env: Env):
+    page.goto(f"{env.url}/status")
+    for name in ("records", "dead-letters", "latency"):
+        chart = page.locator(f"svg.per-minute[aria-label*='{name.split('-')[0]}' i]")
+        expect(chart).to_have_count(1)
+        expect(page.locator(f"#{name}-table")).to_be_attached()
+    expect(page.locator("#dead-letters-chart rect.bar")).to_have_count(60)
+    expect(page.locator("#latency-chart rect.bar")).to_have_count(60)
+    page.click("#records-table summary")
+    expect(page.locator("#records-table tbody tr").first).to_contain_text(re.compile(r"records?$"))
+    page.click("#latency-table summary")
+    expect(page.locator("#latency-table tbody tr").first).to_contain_text(re.compile(r" s$"))
+    label = page.locator("#per-minute").get_attribute("aria-label") or ""
+    assert re.search(r"\d+ records? in all", label)
+    shoot(page, env, "status-charts")
+
+
+def test_the_time_range_picker_narrows_by_ingest_time(page: Page, env: Env):
+    page.goto(f"{env.url}/records?name=Ada+Lovelace")
+    expect(page.locator("#records tbody tr")).to_have_count(1)
+    page.select_option("#range", "15m")
+    page.click("form.filters button[type=submit]")
+    assert "range=15m" in page.url
+    expect(page.locator("#records tbody tr")).to_have_count(1)  # stored when the module began
+    page.select_option("#range", "custom")
+    page.fill("input[name=from]", "2020-01-01T00:00")
+    page.fill("input[name=to]", "2020-01-02T00:00")
+    page.select_option("#tz", "local")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("#no-records")).to_be_visible()
+    offset = int(page.evaluate("0 - new Date().getTimezoneOffset()"))
+    expect(page.locator("#tz-offset")).to_have_value(str(offset))
+    assert f"tz_offset={offset}" in page.url.replace("%2B", "+").replace("+", "")
+    expect(page.locator("#range")).to_have_value("custom")  # the picker shows what was asked
+    shoot(page, env, "records-time-range")
+
+
+def test_copy_as_curl_and_ndjson_download_follow_the_filter(page: Page, env: Env):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{env.url}/records?kind=relational&age_min=18")
+    page.click("#api summary")
+    command = page.locator("#curl").inner_text()
+    assert "/api/v1/records?kind=relational&age_min=18&limit=" in command
+    page.click("#copy-curl")
+    expect(page.locator("#copy-curl")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == command
+    shown = page.locator("#records tbody tr").evaluate_all("rows => rows.map(r => +r.dataset.id)")
+    # A download is a request of the browser's own, without the test's extra header: signed
+    # in with the cookie /login sets, as a person's browser is.
+    token = bearer("read")["Authorization"].split()[1]
+    page.context.add_cookies([{"name": AuthSettings().cookie_name, "value": token,
+                               "url": env.url}])  # fmt: skip
+    with page.expect_download() as download:
+        page.click("#ndjson")
+    lines = Path(download.value.path()).read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["id"] for r in records] == shown
+    assert all(r["kind"] == "relational" and r["age"] >= 18 for r in records)
+    assert download.value.suggested_filename.endswith(".ndjson")
+    shoot(page, env, "records-curl")
+
+
+def test_navigation_live_region_and_reduced_motion(page: Page, env: Env):
+    page.emulate_media(reduced_motion="reduce")
+    page.goto(f"{env.url}/records")
+    expect(page.locator("nav[aria-label=Main]")).to_have_count(1)
+    expect(page.locator('nav[aria-label=Main] a[aria-current="page"]')).to_have_text("Records")
+    expect(page.locator("#live")).to_have_attribute("role", "status")
+    live_on(page)
+    marker = uuid.uuid4().hex[:12]
+    other = page.context.new_page()
+    other.goto(f"{env.url}/submit")
+    other.fill("textarea[name=content]", f"name: Motion {marker}\nage: 30\n")
+    other.click("#submit-button")
+    other.close()
+    row = page.locator("#records tbody tr", has_text=f"Motion {marker}")
+    expect(row).to_have_class(re.compile(r"\bnew\b"))
+    assert row.evaluate("r => getComputedStyle(r).animationName") == "none"
+    expect(page.locator("#live-announce")).to_have_text(re.compile(r"^\d+ new records?$"))
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()

@@ -24,7 +24,15 @@ from streamsuite_common.contract import DeadLetter
 from streamsuite_common.db import connect_kwargs
 from streamsuite_ingestor.migrate import migrate
 
-from ..conftest import XSS_IMG, XSS_SCRIPT, serving, unique, wait_for, web_config
+from ..conftest import (
+    XSS_IMG,
+    XSS_SCRIPT,
+    running_ingestor,
+    serving,
+    unique,
+    wait_for,
+    web_config,
+)
 
 ROW_IDS = re.compile(r'<tr data-id="(\d+)"')
 
@@ -108,10 +116,24 @@ def test_status_shows_the_real_numbers_and_chart(web, filler):
     assert re.search(r'id="records-relational">1<', page)
     assert re.search(r'id="records-unstructured">2<', page)
     assert re.search(r'id="dead-letters-total"><a href="/dead-letters">1<', page)
-    counts = [int(c) for c in re.findall(r'<rect class="bar"[^>]*data-count="(\d+)"', page)]
+    counts = [int(c) for c in re.findall(r'class="bar bar-records"[^>]*data-count="(\d+)"', page)]
     assert len(counts) == 60
     assert sum(counts) == 3
+    dead = [
+        int(c) for c in re.findall(r'class="bar bar-dead-letters"[^>]*data-count="(\d+)"', page)
+    ]
+    assert (len(dead), sum(dead)) == (60, 1)
+    p95 = [
+        float(c) for c in re.findall(r'class="bar bar-latency"[^>]*data-count="([\d.e-]+)"', page)
+    ]
+    assert len(p95) == 60
+    assert sum(1 for value in p95 if value > 0) >= 1  # stored moments after it was produced
+    # each chart's text alternative: the minutes with a value, in a table
+    assert re.search(r'id="dead-letters-table".*?<td>\d\d:\d\d</td><td>1 dead letter</td>', page,
+                     re.S)  # fmt: skip
+    assert re.search(r'id="latency-table".*?<td>[\d.e-]+ s</td>', page, re.S)
     assert "Data is flowing" in page
+    assert '<noscript><meta http-equiv="refresh" content="15"></noscript>' in page
     assert re.search(r'data-dependency="PostgreSQL" class="ok"', page)
 
 
@@ -352,3 +374,33 @@ def test_not_ready_on_a_first_install_until_the_migrations_created_the_tables(
     finally:
         with admin_conn.cursor() as cur:
             cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_status_shows_consumer_lag_per_partition_from_kafka(
+    reader_settings, writer_settings, schema, test_kafka
+):
+    """Lag from the group's committed offset to the last stable offset, counting messages:
+    0 while the ingestor keeps up (the commit marker after its last document is no lag), the
+    documents waiting once it is stopped."""
+    group = unique("web-lag-ingestor")
+
+    def lag_of(web) -> int | None:
+        page = web.get("/status").text
+        found = re.search(
+            rf'<tr data-group="{group}" data-partition="0">.*?lag-value[^"]*">(\d+)<', page
+        )
+        return int(found.group(1)) if found else None
+
+    def stored(web) -> int:
+        return int(re.search(r'id="records-total">(\d+)<', web.get("/status").text).group(1))
+
+    with serving(web_config(reader_settings, schema, kafka=test_kafka)) as web:
+        with running_ingestor(test_kafka, writer_settings, reader_settings.dbuser, schema,
+                              group_id=group):  # fmt: skip
+            assert web.post("/submit", data={"content": '{"lag": 1}'}).status_code == 200
+            wait_for(lambda: stored(web) == 1, what="the document stored")
+            wait_for(lambda: lag_of(web) == 0, what="lag 0 while the ingestor keeps up")
+        for n in range(3):
+            assert web.post("/submit", data={"content": f'{{"lag": {n}}}'}).status_code == 200
+        # three transactions of one document each: 3 messages (and 4 markers, not counted)
+        wait_for(lambda: lag_of(web) == 3, what="three documents waiting")

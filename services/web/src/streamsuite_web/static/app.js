@@ -1,5 +1,6 @@
 // streamsuite web: the little JavaScript there is. Pages work without it (reading, paging,
-// filtering); it adds the live feed on Records and expand/collapse on a record page.
+// filtering; Status then reloads itself through <noscript>); it adds the live feed on Records,
+// the in-place refresh of Status, "copy as curl" and expand/collapse on a record page.
 (function () {
   "use strict";
 
@@ -19,6 +20,22 @@
       state.className = "live-state " + cls;
     }
 
+    var announcer = document.getElementById("live-announce");
+    var unannounced = 0;
+    var announceTimer = null;
+
+    // Screen readers hear "3 new records" once every few seconds, not every row.
+    function announce() {
+      if (!announcer) return;
+      unannounced += 1;
+      if (announceTimer) return;
+      announceTimer = window.setTimeout(function () {
+        announcer.textContent = unannounced + (unannounced === 1 ? " new record" : " new records");
+        unannounced = 0;
+        announceTimer = null;
+      }, 3000);
+    }
+
     function add(data) {
       var item = JSON.parse(data);
       if (body.querySelector('tr[data-id="' + item.id + '"]')) return; // on the page already
@@ -31,6 +48,7 @@
       var empty = document.getElementById("no-records");
       if (empty) empty.remove();
       while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
+      announce();
     }
 
     function open() {
@@ -80,8 +98,84 @@
     });
   }
 
+  // Status: fetch the page again every data-refresh seconds and swap its numbers in place
+  // (no reload, no scroll jump, focus kept); a button pauses it.
+  function statusRefresh() {
+    var asOf = document.getElementById("as-of");
+    var live = document.getElementById("status-live");
+    var toggle = document.getElementById("refresh-toggle");
+    if (!asOf || !live || !toggle || !window.fetch || !window.DOMParser) return;
+    var every = parseInt(asOf.getAttribute("data-refresh"), 10) * 1000;
+    var timer = null;
+    var paused = false;
+
+    function refresh() {
+      window.fetch(window.location.href, { headers: { Accept: "text/html" } })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          if (paused) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var next = fresh.getElementById("status-live");
+          var nextAsOf = fresh.getElementById("as-of");
+          if (!next || !nextAsOf) return;
+          // keep open tables open
+          var open = {};
+          live.querySelectorAll("details[id]").forEach(function (d) { open[d.id] = d.open; });
+          live.innerHTML = next.innerHTML;  // the server's escaped markup
+          live.querySelectorAll("details[id]").forEach(function (d) {
+            if (open[d.id]) d.open = true;
+          });
+          asOf.textContent = nextAsOf.textContent;
+          asOf.setAttribute("data-refreshed", String(Date.now()));
+        })
+        .catch(function () {
+          asOf.textContent = "Refresh failed; trying again in " + every / 1000 + " s.";
+        });
+    }
+
+    function start() { timer = window.setInterval(refresh, every); }
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      paused = !paused;
+      toggle.setAttribute("aria-pressed", paused ? "true" : "false");
+      toggle.textContent = paused ? "Resume refresh" : "Pause refresh";
+      if (paused) {
+        window.clearInterval(timer);
+      } else {
+        refresh();
+        start();
+      }
+    });
+    start();
+  }
+
+  // Records: "copy as curl" puts the shown command on the clipboard (it is selectable anyway).
+  function copyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var target = document.getElementById(button.getAttribute("data-copy"));
+      if (!target || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(target.textContent).then(function () {
+          button.textContent = "Copied";
+          var said = document.getElementById(button.getAttribute("data-copy") + "-said");
+          if (said) said.textContent = "Command copied to the clipboard.";
+        });
+      });
+    });
+  }
+
+  // Records: the browser's offset for "custom times in local time" (minutes east of UTC).
+  function timeZone() {
+    var offset = document.getElementById("tz-offset");
+    if (offset) offset.value = String(0 - new Date().getTimezoneOffset()); // never "-0"
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    timeZone();
     liveRecords();
     treeTools();
+    statusRefresh();
+    copyButtons();
   });
 })();
