@@ -203,7 +203,8 @@ def report(
         "## Run",
         "",
         f"- command: `BENCH_DOCS={opts.docs} BENCH_RUNS={opts.runs} BENCH_CONTENDERS={keys} "
-        "make bench`",
+        "devstack run -- python -m devstack.bench` (the last step of `make bench`, which "
+        "passes BENCH_* through)",
         f"- started {started:%Y-%m-%d %H:%M} UTC, took {minutes} min; producing the "
         f"documents took {', '.join(f'{s:.0f}' for s in produce_s)} s",
         f"- machine: {machine()}",
