@@ -33,7 +33,6 @@ def settled(condition, *, what: str):
     return wait_for(condition, what=what, timeout_s=PIPELINE_S)
 
 
-SHOTS = Path(os.environ.get("WEB_SCREENSHOTS", "/tmp/h-ops-shots"))
 OPERATOR = "dev"  # the subject of the tests' token: a signed-in operator is who redrives
 
 
@@ -58,6 +57,7 @@ class Env:
     reader_role: str
     schema: str
     group: str
+    shots: Path
 
     def ingestor(self, routes):
         """The real ingestor with these routes, resuming the one consumer group."""
@@ -90,7 +90,10 @@ def env(stack_env, kafka_settings, writer_settings, reader_settings) -> Iterator
     admin_conn = psycopg2.connect(stack_env["DEVSTACK_PG_ADMIN_DSN"],
                                   dbname=stack_env["DEVSTACK_PG_DBNAME"])  # fmt: skip
     admin_conn.autocommit = True
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    # beside the other browser tests' screenshots, or where WEB_SCREENSHOTS says
+    default_shots = Path(stack_env.get("DEVSTACK_VAR", "var")) / "screenshots"
+    shots = Path(os.environ.get("WEB_SCREENSHOTS") or default_shots)
+    shots.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.ExitStack() as stack:
             schema = stack.enter_context(
@@ -101,7 +104,7 @@ def env(stack_env, kafka_settings, writer_settings, reader_settings) -> Iterator
                 url=str(web.base_url).rstrip("/"), kafka=kafka, writer=writer_settings,
                 reader=dataclasses.replace(reader_settings, schema=schema),
                 reader_role=reader_settings.dbuser, schema=schema,
-                group=unique("web-redrive-ingestor"),
+                group=unique("web-redrive-ingestor"), shots=shots,
             )  # fmt: skip
     finally:
         admin_conn.close()
@@ -159,7 +162,7 @@ def test_a_dead_letter_redriven_after_a_route_change_is_stored_once(page: Page, 
         card.locator("button.redrive").click()
         result = page.locator("#redrive-result")
         expect(result).to_contain_text(f"Dead letter {letter}: 1 document published")
-        screenshots(page, SHOTS, "redrive-result")
+        screenshots(page, env.shots, "redrive-result")
         page.click("#redrive-result a.result-records")
         expect(page.locator("#records tbody tr", has_text=sensor)).to_have_count(1)
         settled(lambda: env.stored(sensor) == 1, what="the redriven record stored")
@@ -178,7 +181,7 @@ def test_a_dead_letter_redriven_after_a_route_change_is_stored_once(page: Page, 
     expect(card.locator(".redriven")).to_have_text("redriven 2\u00d7")
     expect(card.locator(".redrives li")).to_have_count(2)
     expect(card.locator(".redrives li").first).to_contain_text(f"by {OPERATOR}: 1 document")
-    screenshots(page, SHOTS, "dead-letters-redriven")
+    screenshots(page, env.shots, "dead-letters-redriven")
 
 
 def test_an_edited_dead_letter_is_redriven_as_edited(page: Page, env: Env):
@@ -195,7 +198,7 @@ def test_an_edited_dead_letter_is_redriven_as_edited(page: Page, env: Env):
         content = page.locator("#redrive-content")
         expect(content).to_have_value(broken)
         content.fill(json.dumps({"sensor": sensor, "celsius": 21}))
-        screenshots(page, SHOTS, "redrive-edit")
+        screenshots(page, env.shots, "redrive-edit")
         page.click("#redrive-edited")
         expect(page.locator("#redrive-result")).to_contain_text("1 document published")
         settled(lambda: env.stored(sensor) == 1, what="the edited record stored")
@@ -218,7 +221,7 @@ def test_bulk_redrive_sends_every_dead_letter_of_a_reason_once(page: Page, env: 
         result = page.locator("#redrive-result")
         for letter in letters:
             expect(result.locator(f'[data-id="{letter}"]')).to_contain_text("1 document published")
-        screenshots(page, SHOTS, "redrive-bulk")
+        screenshots(page, env.shots, "redrive-bulk")
         for sensor in sensors:
             settled(lambda s=sensor: env.stored(s) == 1, what=f"{sensor} stored")
         for letter in letters:
