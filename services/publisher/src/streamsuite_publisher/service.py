@@ -12,7 +12,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,6 +39,7 @@ from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.retry import backoff_delays
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher import metrics
+from streamsuite_publisher.ahead import ReadAhead
 from streamsuite_publisher.arrival import StabilityTracker
 from streamsuite_publisher.config import PublisherConfig
 from streamsuite_publisher.spool import (
@@ -84,11 +85,6 @@ class Prepared:
     @property
     def message_bytes(self) -> int:
         return sum(len(m.key) + len(m.value) for m in self.messages)
-
-
-def chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class Heartbeat:
@@ -179,11 +175,7 @@ class PublisherService:
             self.ready_as = {relpath: observed[relpath] for relpath in ready}
             if once and not observed:
                 return
-            for batch in chunks(ready, self.settings.batch_files):
-                if self.shutdown.requested:
-                    break
-                self.process(batch)
-                self.last_tick = time.monotonic()
+            self.process(ready)
             self._retry_unfinished()
             self._housekeeping()
             if ready:
@@ -222,10 +214,29 @@ class PublisherService:
 
     def process(self, relpaths: list[str]) -> None:
         """Claim, read and publish files, in transactions bounded by files, bytes and
-        documents."""
-        batch: list[Prepared] = []
-        size = documents = 0
+        documents. Files are claimed, read and parsed in a thread (ahead.py) while the main
+        thread sends the batch being filled and commits it; batches are published one at a
+        time in the order their files were claimed, at most two alive (and claimed) at once.
+        A stop hands back what was not published."""
+        stop = threading.Event()
+        ahead = ReadAhead(self._prepared(relpaths, stop), self._batch_cutter(), stopping=stop)
+        try:
+            for batch in ahead:
+                if self.shutdown.requested:
+                    self._release(batch.rest())
+                    break
+                self.publish(batch)
+                self.last_tick = time.monotonic()
+        finally:
+            left = ahead.close()
+            if left:
+                self._release(left)
+
+    def _prepared(self, relpaths: list[str], stop: threading.Event) -> Iterator[Prepared]:
+        """The files claimed and read, in order (runs in the read-ahead thread)."""
         for relpath in relpaths:
+            if stop.is_set() or self.shutdown.requested:
+                return
             self.tracker.forget(relpath)
             claim = self._claim(relpath)
             if claim is None:  # another publisher took it first, or it cannot be taken
@@ -235,18 +246,29 @@ class PublisherService:
             except ChangedFile as exc:
                 self._changed(claim, exc)
                 continue
-            item_size, item_documents = item.message_bytes, len(item.messages)
-            if batch and (
-                size + item_size > self.settings.batch_bytes
-                or documents + item_documents > self.settings.batch_documents
-            ):
-                self.publish(batch)
-                batch, size, documents = [], 0, 0
-            batch.append(item)
-            size, documents = size + item_size, documents + item_documents
             self.last_tick = time.monotonic()
-        if batch:
-            self.publish(batch)
+            yield item
+
+    def _batch_cutter(self) -> Callable[[Prepared], bool]:
+        """Whether a file opens a new transaction: the current one would exceed the files,
+        bytes or documents of one (a file is never split)."""
+        files = size = documents = 0
+        limits = self.settings
+
+        def starts_batch(item: Prepared) -> bool:
+            nonlocal files, size, documents
+            item_size, item_documents = item.message_bytes, len(item.messages)
+            new = files > 0 and (
+                files >= limits.batch_files
+                or size + item_size > limits.batch_bytes
+                or documents + item_documents > limits.batch_documents
+            )
+            if new:
+                files = size = documents = 0
+            files, size, documents = files + 1, size + item_size, documents + item_documents
+            return new
+
+        return starts_batch
 
     def _claim(self, relpath: str) -> Claim | None:
         try:
@@ -336,8 +358,18 @@ class PublisherService:
         parsed = ParseResult(file_refusal=refusal)
         return Prepared(claim, sha256, parsed, [message], 0, modified_at)
 
-    def publish(self, batch: list[Prepared]) -> None:
-        messages = [message for item in batch for message in item.messages]
+    def publish(self, files: Iterable[Prepared]) -> None:
+        """One transaction. The first attempt sends each file's messages as the file comes
+        (a batch still being read); a retry sends the whole batch again."""
+        source = iter(files)
+        batch: list[Prepared] = []
+
+        def streamed() -> Iterator[OutMessage]:
+            for item in source:
+                batch.append(item)
+                yield from item.messages
+
+        messages: Iterable[OutMessage] = streamed()
         delays = backoff_delays(cap=30)
         while True:
             started = time.monotonic()
@@ -347,6 +379,8 @@ class PublisherService:
                 metrics.LAST_PUBLISH.set_to_current_time()
                 break
             except (KafkaError, KafkaUnavailable, OSError) as exc:
+                batch.extend(source)  # the files the failed attempt did not reach
+                messages = [message for item in batch for message in item.messages]
                 if isinstance(exc, RECORD_REJECTIONS) and len(batch) > 1:
                     # One file's message was refused for good (too large for the broker, …):
                     # publish file by file so that only that file is refused.

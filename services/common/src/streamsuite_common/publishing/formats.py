@@ -182,20 +182,32 @@ def parse_json(text: str, limits: Limits) -> bytes:
     if len(data) > limits.max_document_bytes:
         _raise_too_large(len(data), limits)
     try:
-        value = json.loads(
-            text,  # not stripped: error positions are the file's own
-            parse_constant=_refuse_constant,
-            parse_float=_finite_number,
-            parse_int=lambda _: 0,  # any length: no value is built, so no int digit limit
-        )
+        value = _DECODER.decode(text)  # not stripped: error positions are the file's own
     except json.JSONDecodeError as exc:
         raise Refused(
             "invalid-json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise Refused("too-deep", f"nested deeper than {limits.max_depth} levels") from None
-    _check_json(value, limits.max_depth, 0)
+    if _may_need_check(text, limits.max_depth):
+        _check_json(value, limits.max_depth, 0)
     return data
+
+
+# One decoder for every document (json.loads with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant,
+    parse_float=_finite_number,
+    parse_int=lambda _: 0,  # any length: no value is built, so no int digit limit
+)
+
+
+def _may_need_check(text: str, max_depth: int) -> bool:
+    """Whether the walk of ``_check_json`` can find anything: nesting deeper than
+    ``max_depth`` needs more brackets than that, and a lone surrogate can only come from a
+    ``\\u`` escape (the text itself was decoded strictly from UTF-8). Brackets or escapes
+    inside strings only cost the walk, never skip it wrongly."""
+    return "\\u" in text or text.count("{") + text.count("[") > max_depth
 
 
 def _check_json(value: Any, max_depth: int, depth: int) -> None:
