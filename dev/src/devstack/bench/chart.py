@@ -34,7 +34,7 @@ def draw(summaries: Sequence[Summary], path: Path, title: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("documents per second (median; bars: min–max of the runs)")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -142,7 +142,8 @@ def machine() -> str:
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return (
         f"{os.cpu_count()} CPUs ({model}), {memory_kb / 1024**2:.0f} GiB, "
-        f"{platform.system()} {platform.release()}; shared with other work, hence medians"
+        f"{platform.system()} {platform.release()}; shared with other work, hence medians "
+        f"(load average {os.getloadavg()[0]:.0f} when the results were written)"
     )
 
 
@@ -191,7 +192,8 @@ def report(
         "- ingestor: `python -m streamsuite_ingestor run`, N processes in one consumer group, its "
         "schema migrated beforehand by `python -m streamsuite_ingestor migrate`.",
         "- Connect: standalone worker, Debezium JDBC sink, `insert.mode=upsert`, "
-        "`primary.key.mode=kafka` (columns kafka_topic/partition/offset), value as a string "
+        "primary key = the Kafka coordinates (InsertField fills kafka_topic/partition/offset, "
+        "`primary.key.mode=record_value` on them), value as a string "
         "hoisted into `payload` (jsonb through `stringtype=unspecified`); on streamsuite's table "
         "the headers fill source/sha256/doc_index/produced_at and kind is a constant (no "
         "relational projection), and a unique index on the Kafka coordinates is added for its "
