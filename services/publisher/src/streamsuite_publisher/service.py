@@ -214,10 +214,11 @@ class PublisherService:
 
     def process(self, relpaths: list[str]) -> None:
         """Claim, read and publish files, in transactions bounded by files, bytes and
-        documents. Files are claimed, read and parsed in a thread (ahead.py) while the main
-        thread sends the batch being filled and commits it; batches are published one at a
-        time in the order their files were claimed, at most two alive (and claimed) at once.
-        A stop hands back what was not published."""
+        documents. Files are claimed, read and parsed in a thread (ahead.py): the next batch is
+        read while the current one is sent and committed. A batch is sent once it is read
+        whole, so parsing never stretches an open transaction towards its timeout. Batches are
+        published one at a time in the order their files were claimed, at most two alive (and
+        claimed) at once. A stop hands back what was not published."""
         stop = threading.Event()
         ahead = ReadAhead(self._prepared(relpaths, stop), self._batch_cutter(), stopping=stop)
         try:
@@ -225,7 +226,7 @@ class PublisherService:
                 if self.shutdown.requested:
                     self._release(batch.rest())
                     break
-                self.publish(batch)
+                self.publish(batch.rest())  # read whole: see above
                 self.last_tick = time.monotonic()
         finally:
             left = ahead.close()
