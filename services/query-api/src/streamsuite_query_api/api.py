@@ -38,6 +38,10 @@ _PROBLEMS = {
         "model": models.Problem,
         "description": "PostgreSQL unreachable or busy; retry after `Retry-After` seconds.",
     },
+    504: {
+        "model": models.Problem,
+        "description": "The query ran past the statement timeout: add an indexed filter.",
+    },
 }
 router = APIRouter(
     prefix="/api/v1", dependencies=[Depends(reject_unknown_params)], responses=_PROBLEMS

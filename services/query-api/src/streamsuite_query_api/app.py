@@ -147,6 +147,7 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
     app.state.ctx = context
     docs.install(app)
     errors.install(app)
+    errors.document(app)
     app.include_router(router)
 
     @app.get("/healthz", response_model=models.Health, tags=["operations"])

@@ -130,6 +130,35 @@ async def _database_error(_: Request, exc: psycopg2.Error) -> Response:
     return problem(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)}, code="database-error")
 
 
+# The statuses these handlers answer (the auth middleware answers 401/403/429 itself).
+PROBLEM_STATUSES = ("400", "404", "413", "415", "503", "504")
+
+
+def document(app: FastAPI) -> None:
+    """The OpenAPI document says what is sent: these problems as application/problem+json,
+    and no 422 (a validation error is answered 400 by ``_validation``)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                for status in PROBLEM_STATUSES:
+                    content = responses.get(status, {}).get("content", {})
+                    if "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        for name in ("HTTPValidationError", "ValidationError"):
+            spec.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidQuery, _invalid_query)
     app.add_exception_handler(RequestValidationError, _validation)

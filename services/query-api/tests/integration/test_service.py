@@ -103,6 +103,11 @@ def test_health_readiness_metrics_and_openapi(api, filler):
     assert {"key", "value", "has_key", "contains", "jsonpath", "cursor", "limit"} <= params
     post = spec["paths"]["/api/v1/query_unstructured_data"]["post"]
     assert "examples" in post["requestBody"]["content"]["application/json"]
+    # What is sent: problems as application/problem+json, never FastAPI's unused 422.
+    records = spec["paths"]["/api/v1/records"]["get"]["responses"]
+    assert "422" not in records
+    assert list(records["400"]["content"]) == ["application/problem+json"]
+    assert "504" in records
     assert api.get("/docs").status_code == 200
 
 
