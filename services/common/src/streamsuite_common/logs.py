@@ -16,7 +16,7 @@ import structlog
 from streamsuite_common.config import LogSettings
 
 # Libraries that are chatty at INFO: they log at WARNING and above unless we ask for debug.
-_QUIET_LIBRARIES = ("kafka", "urllib3", "watchfiles")
+_QUIET_LIBRARIES = ("kafka", "urllib3")
 
 
 def _renderer(fmt: str, stream: IO[str]) -> Any:
