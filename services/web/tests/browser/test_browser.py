@@ -350,6 +350,8 @@ def test_navigation_live_region_and_reduced_motion(page: Page, env: Env):
     other.goto(f"{env.url}/submit")
     other.fill("textarea[name=content]", f"name: Motion {marker}\nage: 30\n")
     other.click("#submit-button")
+    # Closed only once the post has answered: closing mid-navigation hung page.close() once.
+    expect(other.locator("#result")).to_contain_text("Published 1 document")
     other.close()
     row = page.locator("#records tbody tr", has_text=f"Motion {marker}")
     expect(row).to_have_class(re.compile(r"\bnew\b"))
