@@ -473,7 +473,10 @@ class Ingestor:
             if records:
                 log.info("rebalanced while polling: reading again from the committed offsets")
                 self._seek_committed()
-            return [], error, self._epoch
+            # The error goes too: an unreadable message is met again after the messages before
+            # it, read again from the committed offsets. Dead-lettering it now would commit past
+            # them (they were just dropped): lost for good.
+            return [], None, self._epoch
         if records:
             records, rest = split_by_bytes(records, max_bytes)
             if rest:
