@@ -204,6 +204,10 @@ class Ingestor:
             max_poll_records=ingestor.batch_size,
             session_timeout_ms=int(ingestor.session_timeout_s * 1000),
             heartbeat_interval_ms=int(ingestor.session_timeout_s * 1000 / 3),
+            # A topic without metadata yet when the group assigned (created at the same time,
+            # as the chart's topics are) gets its partitions at the next metadata refresh:
+            # within 10 s, not kafka-python's default 5 minutes with nothing assigned.
+            metadata_max_age_ms=10_000,
         )
         self.consumer.subscribe([settings.topic, settings.dlq_topic], listener=_Handoff(self))
         log.info(
