@@ -474,8 +474,10 @@ class Ingestor:
         else:
             error = None
         if self._epoch != epoch:
-            if records:
+            if records or error is not None:
                 log.info("rebalanced while polling: reading again from the committed offsets")
+                # Seeking also makes the client drop the records it kept for a failed partition
+                # (without it, later polls spin on them and the ingestor wedges).
                 self._seek_committed()
             # The error goes too: an unreadable message is met again after the messages before
             # it, read again from the committed offsets. Dead-lettering it now would commit past

@@ -70,3 +70,27 @@ def test_a_rebalance_during_a_failing_poll_drops_the_failure_with_the_messages()
     assert consumer.sought == [(TP, "beginning")]  # read again from the committed offset
     assert error is None  # met again after the messages before it, not dead-lettered now
     assert epoch == 1
+
+
+class FailingAtOnce(RebalancingConsumer):
+    """The rebalance and the failure in the very first poll(): no messages came back."""
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None):
+        self.ingestor.new_epoch()
+        raise CorruptRecordError("Found invalid record structure")
+
+
+def test_a_rebalance_during_a_poll_that_failed_at_once_still_reads_again():
+    cfg = load_tree(
+        {
+            "KAFKA": {"BOOTSTRAP_SERVERS": "127.0.0.1:1", "TOPIC": "records",
+                      "DLQ_TOPIC": "records.dlq"},
+            "DATABASE": {"HOST": "127.0.0.1", "DBNAME": "d", "DBUSER": "u"},
+        },
+        {},
+    )  # fmt: skip
+    ingestor = Ingestor(cfg, [], Metrics(CollectorRegistry()), stop=threading.Event())
+    consumer = ingestor.consumer = FailingAtOnce(ingestor)
+    assert ingestor._poll() == ([], None, 1)
+    # The seek drops what the client kept for the failed partition: polls do not spin on it.
+    assert consumer.sought == [(TP, "beginning")]
