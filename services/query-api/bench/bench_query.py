@@ -239,6 +239,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     writer.write(head.encode() + b"\r\n" + (body or b""))
     status_line = await reader.readline()
+    if not status_line:
+        # The server closed a kept-alive connection (its idle timeout) before answering.
+        raise ConnectionResetError("connection closed before the status line")
     headers = {}
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
@@ -264,9 +267,19 @@ async def _open_loop(port: int, make: Callable[[random.Random], Request], rate: 
 
     async def one(scheduled: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        request = make(rng)
+        reused = bool(idle)
+        conn = idle.pop() if reused else await asyncio.open_connection("127.0.0.1", port)
         try:
-            status = await _exchange(*conn, make(rng))
+            try:
+                status = await _exchange(*conn, request)
+            except ConnectionResetError:
+                if not reused:
+                    raise
+                # An idle connection the server had closed: the request never ran; resend it.
+                conn[1].close()
+                conn = await asyncio.open_connection("127.0.0.1", port)
+                status = await _exchange(*conn, request)
         except (OSError, ValueError, asyncio.IncompleteReadError):
             errors += 1
             conn[1].close()
@@ -499,6 +512,14 @@ def main() -> int:
             )
             low, high = cur.fetchone()
         rows = []
+
+        def measured(name: str, contender: str, mode: str, result: Result) -> None:
+            rows.append((name, contender, mode, result))
+            # Each row as it comes: a run cut short still shows what it measured.
+            print(f"  {name} | {contender} | {mode}: {result.rps:,.0f} req/s, "
+                  f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+                  f"{result.errors} errors", flush=True)  # fmt: skip
+
         with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as workdir:
             for number, (name, ours, theirs, script) in enumerate(
                 cases(admin, low, high, args.records)
@@ -508,34 +529,14 @@ def main() -> int:
                     ("PostGraphile", graphile_port, theirs),
                 ):
                     load_closed(target, make, 1.0, args.clients)  # warm-up
-                    rows.append(
-                        (
-                            name,
-                            contender,
-                            "closed",
-                            load_closed(target, make, args.seconds, args.clients),
-                        )
-                    )
-                    rows.append(
-                        (name, contender, "open", load_open(target, make, args.rate, args.seconds))
-                    )
+                    measured(name, contender, "closed",
+                             load_closed(target, make, args.seconds, args.clients))  # fmt: skip
+                    measured(name, contender, "open",
+                             load_open(target, make, args.rate, args.seconds))  # fmt: skip
                 for mode, rate in (("closed", None), ("open", args.rate)):
-                    rows.append(
-                        (
-                            name,
-                            "pgbench",
-                            mode,
-                            run_pgbench(
-                                reader,
-                                script,
-                                args.seconds,
-                                args.clients,
-                                Path(workdir),
-                                f"case{number}{mode}",
-                                rate,
-                            ),
-                        )
-                    )
+                    measured(name, "pgbench", mode, run_pgbench(
+                        reader, script, args.seconds, args.clients, Path(workdir),
+                        f"case{number}{mode}", rate))  # fmt: skip
         print_table(rows, args)
     finally:
         for process in (server, graphile):
