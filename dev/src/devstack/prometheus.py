@@ -11,10 +11,15 @@ in var/prometheus/.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ import yaml
 from devstack.chartcheck import helm
 from devstack.services import SERVICES
 from devstack.settings import StackSettings, repo_root
+from devstack.testing import free_port, http_get, http_status, wait_for
 
 NAMESPACE = "local"
 RELEASE = "streamsuite"
@@ -102,6 +108,70 @@ def command(binary: Path, config_file: Path, data: Path, port: int) -> list[str]
 def start(binary: Path, config_file: Path, data: Path, port: int) -> subprocess.Popen:
     """Prometheus in the background (for tests); its warnings go to stderr."""
     return subprocess.Popen(command(binary, config_file, data, port), stdout=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def running(
+    directory: Path,
+    targets: Mapping[str, str],
+    *,
+    interval: str = "1s",
+    set_values: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """A Prometheus for ``targets`` (service name → host:port) with the chart's rules, state
+    under ``directory``, for a test: its base URL once it is ready; stopped on the way out."""
+    binary = prometheus_binary()
+    assert binary.is_file(), f"{binary}: `make chart-test` or `make prometheus` unpacks it"
+    config_file = prepare(directory, targets, interval=interval, set_values=set_values)
+    port = free_port()
+    server = start(binary, config_file, directory / "data", port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: http_status(f"{base}/-/ready") == 200, what="Prometheus ready")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def _api(base: str, path: str) -> Any:
+    """The ``data`` of a Prometheus API answer; None when it does not answer 200."""
+    status, _, body = http_get(f"{base}/api/v1/{path}")
+    return json.loads(body)["data"] if status == 200 else None
+
+
+def active_alerts(base: str) -> dict[str, list[dict[str, Any]]]:
+    """Alert name → its active (pending or firing) alerts in the Prometheus at ``base``."""
+    active: dict[str, list[dict[str, Any]]] = {}
+    for alert in (_api(base, "alerts") or {"alerts": []})["alerts"]:
+        active.setdefault(alert["labels"]["alertname"], []).append(alert)
+    return active
+
+
+def query(base: str, expr: str) -> list[dict[str, Any]]:
+    """The instant vector ``expr`` evaluates to now (empty when Prometheus does not answer)."""
+    data = _api(base, f"query?query={urllib.parse.quote(expr)}")
+    return data["result"] if data else []
+
+
+def scalar(base: str, expr: str) -> float | None:
+    """The value of a one-element ``expr`` (e.g. a ``sum(...)``); None while it has none."""
+    result = query(base, expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+def _evaluated_since(base: str, moment: float) -> bool:
+    groups = (_api(base, "rules") or {"groups": []})["groups"]
+    return bool(groups) and all(
+        datetime.fromisoformat(g["lastEvaluation"]).timestamp() > moment for g in groups
+    )
+
+
+def wait_evaluated(base: str, timeout_s: float = 60) -> None:
+    """Wait for an evaluation of every rule group that started after this call: the alerts
+    then reflect every sample a query answered before it (a check that nothing fires)."""
+    called = time.time()
+    wait_for(lambda: _evaluated_since(base, called), timeout_s=timeout_s, what="a rule evaluation")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
