@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from devstack.chartcheck import helm
+from devstack.readiness_prober import ReadinessProber
 from devstack.services import SERVICES
 from devstack.settings import StackSettings, repo_root
 from devstack.testing import free_port, http_get, http_status, wait_for
@@ -182,17 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = StackSettings.from_env()
     port = args.port or settings.service_port(DEFAULT_PORT)
     directory = settings.var / "prometheus"
-    config_file = prepare(directory, stack_targets(settings), args.interval)
+    targets = stack_targets(settings)
+    config_file = prepare(directory, targets, args.interval)
     binary = prometheus_binary()
     if not binary.is_file():
         print(f"prometheus not found at {binary}: run make prometheus", file=sys.stderr)
         return 2
     print(f"Prometheus on http://127.0.0.1:{port}/alerts (rules: {directory / 'rules.yaml'})")
     sys.stdout.flush()
-    try:  # Ctrl-C reaches Prometheus too (same process group); it stops cleanly
-        return subprocess.call(command(binary, config_file, directory / "data", port))
-    except KeyboardInterrupt:
-        return 0
+    # The services set their dependency gauges only when /readyz runs: probe it as the kubelet
+    # does, or StreamsuiteDependencyDown and StreamsuiteServiceNotReady could never trip here.
+    with ReadinessProber(targets.values()):
+        try:  # Ctrl-C reaches Prometheus too (same process group); it stops cleanly
+            return subprocess.call(command(binary, config_file, directory / "data", port))
+        except KeyboardInterrupt:
+            return 0
 
 
 if __name__ == "__main__":
