@@ -44,7 +44,7 @@ class IngestorSettings:
     )
     batch_size: int = setting(
         "BATCH_SIZE",
-        500,
+        2_000,
         parse=as_int(1, 50_000),
         help="Most messages stored in one database transaction.",
     )

@@ -102,6 +102,14 @@ def copy_staging_sql() -> str:
     return f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
 
 
+def copy_records_sql() -> str:
+    return f"COPY records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+
+
+# The last id this session took from ``records``' identity: the highest of a COPY just run.
+LAST_RECORD_ID_SQL = "SELECT currval(pg_get_serial_sequence('records', 'id'))"
+
+
 def insert_from_staging_sql() -> sql.Composed:
     """The staged rows into ``records``, in batch order, skipping those already there."""
     columns = sql.SQL(", ").join(map(sql.Identifier, RECORD_COLUMNS))
@@ -128,15 +136,22 @@ def _needs_escape(text: str) -> bool:
     return "\\" in text or "\t" in text or "\n" in text or "\r" in text
 
 
-def copy_text(rows: Sequence[Row]) -> str:
-    """The rows in COPY's text format, one line each, fields in ``STAGING_COLUMNS`` order."""
+def copy_text(rows: Sequence[Row], *, staged: bool = True) -> str:
+    """The rows in COPY's text format, one line each, fields in ``RECORD_COLUMNS`` order and,
+    for the staging table, the row's place in the batch last (``ord``)."""
     lines = []
     for number, row in enumerate(rows):
         fields = [_copy_field(value) for value in record_params(row)]
-        fields.append(str(number))
+        if staged:
+            fields.append(str(number))
         lines.append("\t".join(fields))
     lines.append("")
     return "\n".join(lines)
+
+
+def _projected(row: Row) -> bool:
+    """Whether the row also goes into a route's own table (which needs its record id)."""
+    return row.match is not None and row.match.route.table is not None
 
 
 def insert_route_sql(route: Route) -> sql.Composed:
@@ -333,6 +348,10 @@ class Store:
     ) -> list[tuple[int, str]]:
         if not rows:
             return []
+        if self.method == "copy" and not any(_projected(row) for row in rows):
+            direct = self._copy_direct(cur, rows)
+            if direct is not None:
+                return direct
         if self.method == "copy":
             # One round trip: the table once per session, emptied of a bisect's earlier part.
             cur.execute(f"{_STAGING_DDL}; TRUNCATE {STAGING_TABLE}")
@@ -361,6 +380,29 @@ class Store:
                     cur, insert_route_sql(route), projections[route.name], page_size=10_000
                 )
         return [(record_id, kind) for record_id, kind, *_ in returned]
+
+    @staticmethod
+    def _copy_direct(
+        cur: psycopg2.extensions.cursor, rows: Sequence[Row]
+    ) -> list[tuple[int, str]] | None:
+        """The batch COPYed straight into ``records`` (half the database's work of staging
+        it first), or None when PostgreSQL refused it (a row already stored, after a
+        redelivery; or bad data): undone, and the staged INSERT ... ON CONFLICT sorts it out.
+        Only the highest id is known: the caller counts and notifies with it."""
+        cur.execute("SAVEPOINT direct_copy")
+        try:
+            cur.copy_expert(copy_records_sql(), io.StringIO(copy_text(rows, staged=False)))
+        except psycopg2.Error as exc:
+            if not is_data_error(exc):
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
+            return None
+        cur.execute("RELEASE SAVEPOINT direct_copy")
+        cur.execute(LAST_RECORD_ID_SQL)
+        (last,) = cur.fetchone()
+        # Ids of one COPY ascend but need not be consecutive (other writers take ids too):
+        # the last one is exact, the others stand in for counting only.
+        return [(last, row.kind) for row in rows]
 
     @staticmethod
     def _insert_dead_letters(

@@ -40,3 +40,12 @@ def test_insert_from_staging_skips_conflicts_in_batch_order():
     text = render(insert_from_staging_sql())
     assert "payload::jsonb" in text
     assert 'FROM "ingest_staging" ORDER BY ord ON CONFLICT DO NOTHING RETURNING id' in text
+
+
+def test_copy_straight_into_records_has_the_record_columns_only():
+    from streamsuite_ingestor.store import RECORD_COLUMNS, copy_records_sql
+
+    rows = [Row("{}", DocumentMeta(), KafkaCoordinates("records", 2, 6), None)]
+    (line, end) = copy_text(rows, staged=False).split("\n")
+    assert end == "" and len(line.split("\t")) == len(RECORD_COLUMNS)
+    assert copy_records_sql() == f"COPY records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
