@@ -122,14 +122,29 @@ def list_records(
 
 
 def _payload_rows(conn: Connection, f: RecordFilter, page: Page) -> list:
-    """One row more than the page, newest first, in two bounded steps (see ``sql``)."""
+    """One row more than the page, newest first, in bounded steps (see ``sql``)."""
     want = page.limit + 1
     top = page.before_id if page.before_id is not None else latest_record_id(conn) + 1
-    rows = _execute(conn, sql.records_window_sql(f, top, want), f)
-    below = top - sql.PAYLOAD_WINDOW
+    rows = _execute(conn, sql.records_window_sql(f, top, want, sql.FIRST_WINDOW), f)
+    below = top - sql.FIRST_WINDOW
+    walk = next_window(len(rows), want)
+    if walk and below > 1:
+        rows += _execute(conn, sql.records_window_sql(f, below, want - len(rows), walk), f)
+        below -= walk
     if len(rows) < want and below > 1:
         rows += _execute(conn, sql.records_below_sql(f, below, want - len(rows)), f)
     return rows
+
+
+def next_window(found: int, want: int) -> int:
+    """How many more ids to walk after the first window found ``found`` of ``want`` matches:
+    twice what their density predicts, if that stays within PAYLOAD_WINDOW; else 0, and the
+    index serves the rest (a walk costs a row read per id, the index a read per match)."""
+    if found == 0 or found >= want:
+        return 0
+    predicted = (want - found) * sql.FIRST_WINDOW // found
+    walk = 2 * predicted
+    return walk if walk <= sql.PAYLOAD_WINDOW - sql.FIRST_WINDOW else 0
 
 
 def get_record(conn: Connection, record_id: int) -> str | None:

@@ -154,9 +154,11 @@ def records_page_sql(f: RecordFilter, page: Page) -> Statement:
 # Document filters (`key`+`value`, `contains`, `jsonpath`) are served by the GIN index, but
 # with ORDER BY id DESC LIMIT the planner walks records_pkey backwards whenever it expects the
 # matches to be spread evenly, and reads the whole table when they are all old or rare. So a
-# page of them is read in two bounded steps (``read.list_records``): the newest
-# PAYLOAD_WINDOW ids only, then, if that did not fill the page, the matches below them from
-# the index, newest sorted out of the candidates.
+# page of them is read in bounded steps (``read.list_records``): the newest FIRST_WINDOW ids;
+# if the matches found there say the page fills within PAYLOAD_WINDOW ids, the ids below them
+# up to that; else (rare values, or none in the first window) the matches below from the
+# index, newest sorted out of the candidates.
+FIRST_WINDOW = 1_000
 PAYLOAD_WINDOW = 10_000
 
 
@@ -169,11 +171,13 @@ def uses_payload_index(f: RecordFilter) -> bool:
     )
 
 
-def records_window_sql(f: RecordFilter, top: int, limit: int) -> Statement:
-    """Newest first, among the PAYLOAD_WINDOW ids below ``top`` only: a bounded walk."""
+def records_window_sql(
+    f: RecordFilter, top: int, limit: int, window: int = PAYLOAD_WINDOW
+) -> Statement:
+    """Newest first, among the ``window`` ids below ``top`` only: a bounded walk."""
     where, params = record_conditions(f)
     where += ["id < %(top)s", "id >= %(floor)s"]
-    params.update(top=top, floor=top - PAYLOAD_WINDOW, limit=limit)
+    params.update(top=top, floor=top - window, limit=limit)
     inner = (
         f"SELECT * FROM records WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY id DESC LIMIT %(limit)s"
