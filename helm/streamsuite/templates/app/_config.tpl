@@ -10,7 +10,7 @@ merged over it. Secrets are files under /etc/streamsuite/secrets, never values h
 {{- $meta := get (fromYaml (include "streamsuite.components" $root)) .component }}
 {{- $values := get $v $meta.key }}
 {{- $cfg := dict
-      "LOG" (dict "LEVEL" $v.config.logLevel "FORMAT" "json")
+      "LOG" (dict "LEVEL" $v.config.logLevel "FORMAT" "json" "ACCESS" $v.config.accessLog)
       "HTTP" (dict "PORT" ($values.service.port | int)) }}
 {{- if include "streamsuite.usesKafka" . }}
 {{- $protocol := include "streamsuite.kafka.securityProtocol" $root }}

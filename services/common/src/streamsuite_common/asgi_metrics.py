@@ -68,17 +68,36 @@ class HttpServiceMetrics:
         self.pool.labels("size").set(size)
 
 
-class RequestMetrics:
-    """ASGI middleware: ``app.add_middleware(RequestMetrics, metrics=..., quiet=...)``.
+# With LOG.ACCESS=errors, answers slower than this are logged too.
+SLOW_S = 1.0
 
-    Requests whose route template starts with one of ``quiet`` are counted but not logged."""
+
+def should_log(access: str, status: int, duration_s: float) -> bool:
+    """Whether a request gets an access log line (``LOG.ACCESS``): building and writing one
+    costs about a tenth of a fast answer's time, so by default only the ones worth reading."""
+    if access == "all":
+        return True
+    return access == "errors" and (status >= 400 or duration_s >= SLOW_S)
+
+
+class RequestMetrics:
+    """ASGI middleware: ``app.add_middleware(RequestMetrics, metrics=..., quiet=...,
+    access=...)``.
+
+    Every request is counted; ``access`` (``LOG.ACCESS``) says which are logged, and those
+    whose route template starts with one of ``quiet`` never are."""
 
     def __init__(
-        self, app: Any, metrics: HttpServiceMetrics, quiet: tuple[str, ...] = QUIET_ROUTES
+        self,
+        app: Any,
+        metrics: HttpServiceMetrics,
+        quiet: tuple[str, ...] = QUIET_ROUTES,
+        access: str = "all",
     ):
         self.app = app
         self.metrics = metrics
         self.quiet = quiet
+        self.access = access
         self.log = get_logger(f"{metrics.prefix}.access")
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -110,10 +129,13 @@ class RequestMetrics:
             (template, method, status) if self.metrics.latency_by_status else (template, method)
         )
         self.metrics.latency.labels(*labels).observe(latency)
-        if template.startswith(self.quiet):
+        if template.startswith(self.quiet) or not should_log(
+            self.access, state["status"], duration
+        ):
             return
         client = scope.get("client")
-        self.log.info(
+        log = self.log.warning if state["status"] >= 500 else self.log.info
+        log(
             "request",
             method=method,
             route=template,

@@ -311,6 +311,14 @@ class LogSettings:
         parse=one_of("auto", "json", "console"),
         help="`json` lines, `console` for people, or `auto`: console on a TTY, else json.",
     )
+    access: str = setting(
+        "ACCESS",
+        "errors",
+        parse=one_of("all", "errors", "none"),
+        help="Request log of query-api and web: `all` requests, `errors` (4xx, 5xx and those "
+        "slower than 1 s; a line per request costs about a tenth of a fast answer's time), "
+        "or `none`. Every request is counted in the metrics either way.",
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

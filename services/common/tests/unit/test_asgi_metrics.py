@@ -53,3 +53,52 @@ def test_requests_are_counted_by_route_template_with_or_without_status_on_latenc
         if not by_status:
             del labels["status"]
         assert metrics.registry.get_sample_value(f"{prefix}_request_seconds_count", labels) == 1
+
+
+def test_access_lines_by_setting_status_and_duration() -> None:
+    from streamsuite_common.asgi_metrics import SLOW_S, should_log
+
+    assert should_log("all", 200, 0.001)
+    assert not should_log("errors", 200, 0.001)
+    assert should_log("errors", 404, 0.001)
+    assert should_log("errors", 503, 0.001)
+    assert should_log("errors", 200, SLOW_S)
+    assert not should_log("none", 503, 5.0)
+
+
+def test_a_fast_answer_is_counted_but_not_logged_by_default() -> None:
+    import io
+    import logging
+
+    from streamsuite_common.config import LogSettings
+    from streamsuite_common.logs import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("query-api", LogSettings(format="json"), stream)
+    try:
+        metrics = make("query-api", by_status=True)
+
+        async def ok(scope, receive, send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def missing(scope, receive, send) -> None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def drop(message) -> None:
+            pass
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "client": ("127.0.0.1", 1)}
+        access = LogSettings().access
+        asyncio.run(RequestMetrics(ok, metrics, access=access)(dict(scope), None, drop))
+        asyncio.run(RequestMetrics(missing, metrics, access=access)(dict(scope), None, drop))
+        lines = [line for line in stream.getvalue().splitlines() if '"request"' in line]
+        assert len(lines) == 1 and '"status": 404' in lines[0], stream.getvalue()
+        total = metrics.registry.get_sample_value(
+            "streamsuite_query_api_requests_total",
+            {"route": "unmatched", "method": "GET", "status": "200"},
+        )
+        assert total == 1
+    finally:
+        logging.getLogger().handlers = []

@@ -181,6 +181,6 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
                        open_paths=lambda path: path in OPEN_PATHS or path.startswith("/docs"),
                        required_scope=lambda method, path: cfg.auth.read_scope)  # fmt: skip
     app.add_middleware(SecurityHeaders, headers_for=api_headers)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, access=cfg.log.access)
     document_auth(app, cfg.auth.enabled)
     return app

@@ -235,5 +235,5 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
 
     access.install(app, context)  # sign-in routes, authentication, per-client limits
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=metrics, quiet=QUIET)
+    app.add_middleware(RequestMetrics, metrics=metrics, quiet=QUIET, access=cfg.log.access)
     return app
