@@ -140,6 +140,26 @@ def bearer(*scopes: str, secret: str = TEST_JWT_SECRET, **claims: Any) -> dict[s
 
 
 @contextlib.contextmanager
+def table_locked(stack_env: dict[str, str], schema: str, table: str = "records") -> Iterator[None]:
+    """``schema.table`` held in ACCESS EXCLUSIVE mode by an admin connection of its own until
+    the block ends: every read and write of it waits, however fast the machine is."""
+    conn = psycopg2.connect(
+        stack_env["DEVSTACK_PG_ADMIN_DSN"], dbname=stack_env["DEVSTACK_PG_DBNAME"]
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+@contextlib.contextmanager
 def migrated_schema(
     admin_conn: psycopg2.extensions.connection,
     writer_settings: DatabaseSettings,

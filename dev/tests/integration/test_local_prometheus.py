@@ -20,18 +20,10 @@ from devstack import prometheus
 from devstack.testing import free_port, http_get, http_status, wait_for
 
 
-def _alerts(base: str) -> dict[str, list[dict]]:
-    """Alert name → its active (pending or firing) alerts."""
-    status, _, body = http_get(f"{base}/api/v1/alerts")
-    active: dict[str, list[dict]] = {}
-    if status == 200:
-        for alert in json.loads(body)["data"]["alerts"]:
-            active.setdefault(alert["labels"]["alertname"], []).append(alert)
-    return active
-
-
 def _down(base: str) -> set[str]:
-    return {a["labels"]["job"] for a in _alerts(base).get("StreamsuiteServiceDown", [])}
+    return {
+        a["labels"]["job"] for a in prometheus.active_alerts(base).get("StreamsuiteServiceDown", [])
+    }
 
 
 def _start(args: list[str], **kwargs) -> subprocess.Popen:
@@ -71,32 +63,30 @@ def test_the_rules_trip_on_the_local_processes(kafka_settings, make_topic, tmp_p
         [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(cfg), "--dir", str(inbox)],
         env=env,
     )
-    port = free_port()
     targets = {"publisher": f"127.0.0.1:{publisher_port}", "ingestor": f"127.0.0.1:{free_port()}"}
-    config_file = prometheus.prepare(tmp_path / "prometheus", targets, interval="1s")
-    binary = prometheus.prometheus_binary()
-    assert binary.is_file(), f"{binary}: `make chart-test` or `make prometheus` unpacks it"
-    server = prometheus.start(binary, config_file, tmp_path / "data", port)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: http_status(f"{base}/-/ready") == 200, what="Prometheus ready")
-        _, _, body = http_get(f"{base}/api/v1/rules")
-        loaded = {r["name"] for g in json.loads(body)["data"]["groups"] for r in g["rules"]}
-        assert loaded == {r["alert"] for g in prometheus.rule_groups() for r in g["rules"]}
-        wait_for(lambda: "StreamsuiteInboxStuck" in _alerts(base), timeout_s=60, what="inbox alert")
-        (stuck,) = _alerts(base)["StreamsuiteInboxStuck"]
-        assert stuck["state"] == "pending"  # `for: 5m`: the expression is true, not for long
-        assert stuck["labels"]["pod"] == "publisher"
-        # The ingestor does not answer; query-api and web have no target at all here; the
-        # publisher answers (before its first scrape, its `up` was absent for a moment).
-        wait_for(
-            lambda: (
-                _down(base) == {"streamsuite-ingestor", "streamsuite-query-api", "streamsuite-web"}
-            ),
-            what="service-down alerts for the three services that do not answer",
-        )
+        with prometheus.running(tmp_path / "prometheus", targets) as base:
+            _, _, body = http_get(f"{base}/api/v1/rules")
+            loaded = {r["name"] for g in json.loads(body)["data"]["groups"] for r in g["rules"]}
+            assert loaded == {r["alert"] for g in prometheus.rule_groups() for r in g["rules"]}
+            wait_for(
+                lambda: "StreamsuiteInboxStuck" in prometheus.active_alerts(base),
+                timeout_s=60,
+                what="inbox alert",
+            )
+            (stuck,) = prometheus.active_alerts(base)["StreamsuiteInboxStuck"]
+            assert stuck["state"] == "pending"  # `for: 5m`: the expression is true, not for long
+            assert stuck["labels"]["pod"] == "publisher"
+            # The ingestor does not answer; query-api and web have no target at all here; the
+            # publisher answers (before its first scrape, its `up` was absent for a moment).
+            wait_for(
+                lambda: (
+                    _down(base)
+                    == {"streamsuite-ingestor", "streamsuite-query-api", "streamsuite-web"}
+                ),
+                what="service-down alerts for the three services that do not answer",
+            )
     finally:
-        _stop(server)
         _stop(publisher)
 
 
@@ -115,7 +105,7 @@ def test_stopping_the_ingestor_trips_the_lag_alert(
         "TOPIC": make_topic("records"),
         "DLQ_TOPIC": make_topic("dlq"),
     }
-    publisher_port, ingestor_port, prom_port = free_port(), free_port(), free_port()
+    publisher_port, ingestor_port = free_port(), free_port()
     publisher_cfg = _config(tmp_path / "publisher.yaml", {
         "KAFKA": kafka,
         "HTTP": {"HOST": "127.0.0.1", "PORT": publisher_port},
@@ -146,15 +136,6 @@ def test_stopping_the_ingestor_trips_the_lag_alert(
         env=ingestor_env,
     )
     targets = {"publisher": f"127.0.0.1:{publisher_port}", "ingestor": f"127.0.0.1:{ingestor_port}"}
-    # The window "published, none stored" shrunk from 600 s to 5 s, so the test need not wait.
-    config_file = prometheus.prepare(
-        tmp_path / "prometheus", targets, interval="1s",
-        set_values={"monitoring.rules.stalledSeconds": "5"},
-    )  # fmt: skip
-    binary = prometheus.prometheus_binary()
-    assert binary.is_file(), f"{binary}: `make chart-test` or `make prometheus` unpacks it"
-    server = prometheus.start(binary, config_file, tmp_path / "data", prom_port)
-    base = f"http://127.0.0.1:{prom_port}"
 
     def stored() -> int:
         with admin_conn.cursor() as cur:
@@ -171,36 +152,49 @@ def test_stopping_the_ingestor_trips_the_lag_alert(
         (tmp_path / "new.json").write_text(json.dumps({"n": dropped}))
         (tmp_path / "new.json").rename(inbox / f"doc-{dropped}.json")
 
+    lag = "StreamsuiteConsumerLagGrowing"
+    both_scraped = (
+        'sum(streamsuite_publisher_documents_total{outcome="published"})'
+        " + sum(streamsuite_ingestor_records_total)"
+    )
     try:
-        wait_for(lambda: http_status(f"{base}/-/ready") == 200, what="Prometheus ready")
-        wait_for(
-            lambda: http_status(f"http://127.0.0.1:{ingestor_port}/readyz") == 200,
-            timeout_s=90,
-            what="the ingestor ready (tables migrated)",
-        )
-        drop()
-        wait_for(lambda: stored() == 1, timeout_s=90, what="the first document stored")
-        # Both running: what is published is stored, so no lag alert (a scrape of the publisher
-        # that sees the document before the ingestor's scrape does may trip it for a moment).
-        wait_for(
-            lambda: "StreamsuiteConsumerLagGrowing" not in _alerts(base),
-            what="no lag alert while the ingestor stores",
-        )
-        _stop(ingestor)
+        # The window "published, none stored" shrunk from 600 s to 5 s, so the test need not wait.
+        with prometheus.running(
+            tmp_path / "prometheus", targets, set_values={"monitoring.rules.stalledSeconds": "5"}
+        ) as base:
+            wait_for(
+                lambda: http_status(f"http://127.0.0.1:{ingestor_port}/readyz") == 200,
+                timeout_s=90,
+                what="the ingestor ready (tables migrated)",
+            )
+            drop()
+            wait_for(lambda: stored() == 1, timeout_s=90, what="the first document stored")
+            # Both running: what is published is stored, so no lag alert once both scrapes saw
+            # the document (a scrape of the publisher that sees it before the ingestor's scrape
+            # does may trip it for a moment).
+            wait_for(
+                lambda: prometheus.scalar(base, both_scraped) == 2,
+                what="the document published and stored, scraped",
+            )
+            prometheus.wait_evaluated(base)
+            wait_for(
+                lambda: lag not in prometheus.active_alerts(base),
+                what="no lag alert while the ingestor stores",
+            )
+            _stop(ingestor)
 
-        def published_and_alerting() -> bool:
-            drop()  # one more document per poll: the publisher keeps publishing
-            return "StreamsuiteConsumerLagGrowing" in _alerts(base)
+            def published_and_alerting() -> bool:
+                drop()  # one more document per poll: the publisher keeps publishing
+                return lag in prometheus.active_alerts(base)
 
-        wait_for(published_and_alerting, timeout_s=90, interval_s=1, what="the lag alert")
-        (alert,) = _alerts(base)["StreamsuiteConsumerLagGrowing"]
-        assert alert["state"] == "pending"  # `for: 10m`: the expression is true, not for long
-        assert alert["annotations"]["summary"] == (
-            "Documents are published and no ingestor stores them"
-        )
-        assert stored() == 1
+            wait_for(published_and_alerting, timeout_s=90, interval_s=1, what="the lag alert")
+            (alert,) = prometheus.active_alerts(base)[lag]
+            assert alert["state"] == "pending"  # `for: 10m`: the expression is true, not for long
+            assert alert["annotations"]["summary"] == (
+                "Documents are published and no ingestor stores them"
+            )
+            assert stored() == 1
     finally:
-        _stop(server)
         _stop(publisher)
         if ingestor.poll() is None:
             _stop(ingestor)

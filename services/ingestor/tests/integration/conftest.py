@@ -45,13 +45,14 @@ class Doc:
     sha256: str
     doc_index: int
     value: bytes
+    produced_at: datetime | None = None  # None: the moment it is sent, as the publisher does
 
     def headers(self) -> list[tuple[str, bytes]]:
         return document_headers(
             source=self.source,
             sha256=self.sha256,
             doc_index=self.doc_index,
-            produced_at=datetime.now(UTC),
+            produced_at=self.produced_at or datetime.now(UTC),
         )
 
 
@@ -73,8 +74,10 @@ def sample_docs(name: str) -> list[Doc]:
     ]
 
 
-def raw_doc(source: str, value: bytes, doc_index: int = 0) -> Doc:
-    return Doc(source, hashlib.sha256(value).hexdigest(), doc_index, value)
+def raw_doc(
+    source: str, value: bytes, doc_index: int = 0, produced_at: datetime | None = None
+) -> Doc:
+    return Doc(source, hashlib.sha256(value).hexdigest(), doc_index, value, produced_at)
 
 
 def produce(
