@@ -6,7 +6,8 @@ backlog). Commit markers take offsets but are no messages: a small gap is read a
 messages counted (a caught-up group's gap of one marker is a lag of 0); a gap too large to
 read quickly is shown as the offset gap, marked approximate. Read at
 most every ``CACHE_S`` seconds, so a Status page refreshing in many browsers costs Kafka one
-look."""
+look. The Kafka I/O is here; the computation is ``streamsuite_common.lag``, shared with the
+ingestor's lag metric."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import connect_admin, connect_consumer
+from streamsuite_common.lag import PartitionLag, lag_rows, partition_lag
 
 CACHE_S = 10.0
 # An offset gap this small is read to count its messages: commit markers take offsets too, so
@@ -30,39 +31,6 @@ COUNT_BUDGET_S = 2.0
 # Groups asked about (in one request, every CACHE_S at most); the page says when a broker has
 # more. A broker shared by thousands of groups is not this page's job.
 MAX_GROUPS = 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class PartitionLag:
-    group: str
-    partition: int
-    committed: int
-    end: int
-    messages: int | None = None  # counted by reading them (None: not counted, too many)
-
-    @property
-    def lag(self) -> int:
-        """Messages still to read: counted when there were few, else the offset gap."""
-        if self.messages is not None:
-            return self.messages
-        return max(0, self.end - self.committed)
-
-    @property
-    def exact(self) -> bool:
-        return self.messages is not None or self.end <= self.committed
-
-
-def lag_rows(
-    committed: Mapping[str, Mapping[int, int]], ends: Mapping[int, int]
-) -> list[PartitionLag]:
-    """Pure: ``{group: {partition: committed}}`` and ``{partition: end}`` into rows, by group
-    then partition; a partition a group never committed counts from 0 (all of it to read)."""
-    rows = []
-    for group in sorted(committed):
-        offsets = committed[group]
-        for partition in sorted(ends):
-            rows.append(PartitionLag(group, partition, offsets.get(partition, 0), ends[partition]))
-    return rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +89,8 @@ class LagReader:
         return rows, max(0, len(groups) - MAX_GROUPS)
 
     def _counted(self, row: PartitionLag) -> PartitionLag:
-        gap = row.end - row.committed
-        if gap <= 0 or gap > COUNT_UP_TO:
+        gap = partition_lag(row.end, row.committed)
+        if not gap or gap > COUNT_UP_TO:
             return row
         consumer = self._consumer
         assert consumer is not None
