@@ -42,8 +42,23 @@ def test_three_nodes_replicate_three_times_and_tolerate_one_down():
 
 def test_topics_from_values():
     topics = {t["spec"]["topicName"]: t["spec"] for t in objects(render(), "KafkaTopic")}
-    assert set(topics) == {"records", "records.dlq"}
+    assert set(topics) == {"records", "records.dlq", "records.status"}
     assert topics["records"]["config"]["retention.ms"] == 604800000
+    # the publishers' status reports: the newest per publisher is kept, the rest compacted away
+    status = topics["records.status"]
+    assert status["partitions"] == 1
+    assert status["config"]["cleanup.policy"] == "compact,delete"
+    assert status["config"]["segment.ms"] == 3600000
+    assert status["config"]["retention.ms"] == 86400000
+
+
+def test_services_are_told_the_status_topic():
+    manifests = render(set_values={"kafka.topics.status.name": "inbox.status"})
+    for service in ("publisher", "web"):
+        config = one(manifests, "ConfigMap", f"streamsuite-{service}")["data"]["config.yaml"]
+        assert "STATUS_TOPIC: inbox.status" in config
+    topics = {t["spec"]["topicName"] for t in objects(manifests, "KafkaTopic")}
+    assert "inbox.status" in topics
 
 
 def test_auth_on_means_scram_over_tls_and_simple_authorization():
@@ -67,6 +82,7 @@ def test_each_kafka_client_gets_only_what_it_does():
         "Write",
         "Describe",
     }
+    assert publisher[("topic", "records.status", "literal")] == {"Write", "Describe"}
     assert not any(r[0] == "group" for r in publisher)
     ingestor = acls(manifests, "streamsuite-ingestor")
     assert ingestor[("topic", "records", "literal")] == {"Read", "Describe"}
@@ -74,7 +90,10 @@ def test_each_kafka_client_gets_only_what_it_does():
     assert ingestor[("group", "streamsuite-ingestor", "literal")] == {"Read", "Describe"}
     assert not any(r[0] == "transactionalId" for r in ingestor)
     web = acls(manifests, "streamsuite-web")
-    assert "Read" not in set().union(*web.values())
+    # it reads only the publishers' status reports, without a group
+    assert web[("topic", "records.status", "literal")] == {"Read", "Describe"}
+    assert "Read" not in set().union(*(ops for r, ops in web.items() if r[1] != "records.status"))
+    assert not any(r[0] == "group" for r in web)
 
 
 def test_web_without_submit_has_no_kafka_user_or_kafka_config():

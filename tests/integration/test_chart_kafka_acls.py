@@ -35,6 +35,8 @@ from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
+from streamsuite_publisher.status import Backlog, Identity, StatusReporter
+from streamsuite_web.backlog import BacklogReader
 from streamsuite_web.submit import Submitter, limits_of, prepare
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "streamsuite"
@@ -201,3 +203,25 @@ def test_ingestor_may_not_write_the_records_topic(broker):
             producer.send(TOPIC, value=b"{}").get(timeout=10)
     finally:
         producer.close()
+
+
+def test_publisher_reports_its_backlog_and_the_web_reads_it_as_their_chart_users(broker, tmp_path):
+    identity = Identity("streamsuite-publisher-acl-0", "acl-host", str(tmp_path), "acl")
+    reporter = StatusReporter(as_user(broker, "streamsuite-publisher"), identity,
+                              lambda: Backlog(3, 42.0), interval_s=0.5).start()  # fmt: skip
+
+    def read_as_web() -> list:
+        reader = BacklogReader(as_user(broker, "streamsuite-web"))  # a fresh one: no cache
+        try:
+            report = reader.report(wait_s=30)
+        finally:
+            reader.close()
+        assert report.error is None, report.error
+        return report.publishers
+
+    try:
+        (shown,) = wait_for(read_as_web, what="the publisher's report read by the web user")
+        assert (shown.instance, shown.inbox_files, shown.oldest_waiting_s) == (
+            "streamsuite-publisher-acl-0", 3, 42.0)  # fmt: skip
+    finally:
+        reporter.stop()

@@ -53,7 +53,8 @@ def _api_base(settings: StackSettings) -> str:
 def _banner(settings: StackSettings, started: list[services.ServiceSpec], took_s: float) -> str:
     lines = [
         f"streamsuite local stack is up ({took_s:.1f}s)",
-        f"  kafka       {settings.bootstrap}   topics: {settings.topic}, {settings.dlq_topic}",
+        f"  kafka       {settings.bootstrap}   topics: {settings.topic}, {settings.dlq_topic}, "
+        f"{settings.status_topic}",
         f"  postgres    127.0.0.1:{settings.pg_port}/{settings.database}"
         f"   roles: {settings.writer_role}, {settings.reader_role}",
     ]

@@ -9,8 +9,9 @@ import time
 import uuid
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from devstack.procs import Child, StackError, require_free_port, wait_until
 from devstack.settings import KAFKA_VERSION, StackSettings
@@ -18,6 +19,24 @@ from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import client_options, connect_admin, ensure_topics
 
 PROBE_TOPIC = "streamsuite.probe"
+# The publishers' status reports (streamsuite_publisher.status): only the newest per key counts,
+# so compacted; a day's retention drops the keys of publishers long gone. As the chart's.
+STATUS_TOPIC_CONFIG = {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": "86400000",
+    "segment.ms": "3600000",
+}
+
+
+def ensure_status_topic(admin: KafkaAdminClient, name: str) -> bool:
+    """Create the compacted status topic unless it exists; True when this call created it."""
+    if name in set(admin.list_topics()):
+        return False
+    try:
+        admin.create_topics([NewTopic(name, 1, 1, topic_configs=STATUS_TOPIC_CONFIG)])
+    except TopicAlreadyExistsError:
+        return False  # another process was first
+    return True
 
 
 def libs_dir(settings: StackSettings) -> Path:
@@ -169,6 +188,7 @@ class KafkaBroker:
                 partitions=self.settings.partitions,
             )
             ensure_topics(admin, [PROBE_TOPIC], partitions=1)
+            ensure_status_topic(admin, self.settings.status_topic)
         finally:
             admin.close()
         self.probe_round_trip()

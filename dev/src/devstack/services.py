@@ -75,6 +75,7 @@ def config_tree(spec: ServiceSpec, settings: StackSettings) -> dict[str, Any]:
             "BOOTSTRAP_SERVERS": settings.bootstrap,
             "TOPIC": settings.topic,
             "DLQ_TOPIC": settings.dlq_topic,
+            "STATUS_TOPIC": settings.status_topic,
             "COMPRESSION": "gzip",
             "PRODUCER_CLIENT_ID": f"streamsuite-{spec.name}",
             "CONSUMER_CLIENT_ID": f"streamsuite-{spec.name}",

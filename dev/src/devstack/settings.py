@@ -49,6 +49,7 @@ class StackSettings:
     database_url: str | None = None
     topic: str = "records"
     dlq_topic: str = "records.dlq"
+    status_topic: str = "records.status"  # the publishers' inbox reports (compacted)
     database: str = "streamsuite"
     writer_role: str = "streamsuite_writer"
     reader_role: str = "streamsuite_reader"

@@ -41,6 +41,7 @@ def stack_env(
         "DEVSTACK_KAFKA_BOOTSTRAP": settings.bootstrap,
         "DEVSTACK_TOPIC": settings.topic,
         "DEVSTACK_DLQ_TOPIC": settings.dlq_topic,
+        "DEVSTACK_STATUS_TOPIC": settings.status_topic,
         "DEVSTACK_PG_HOST": endpoint.host,
         "DEVSTACK_PG_PORT": str(endpoint.port),
         "DEVSTACK_PG_DBNAME": settings.database,

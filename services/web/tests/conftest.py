@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from devstack import testing
+from devstack.kafka import ensure_status_topic
 from devstack.testing import Filler, bearer, free_port, jwt_test_settings, unique, wait_for
 from streamsuite_common.auth import AuthSettings, LimitSettings
 from streamsuite_common.config import DatabaseSettings, HttpSettings, KafkaSettings, LogSettings
+from streamsuite_common.kafka import connect_admin
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_ingestor.routes import all_routes
 from streamsuite_ingestor.service import Ingestor
@@ -145,3 +153,57 @@ def web(reader_settings, schema) -> Iterator[httpx.Client]:
     """The web UI (Submit off) on this test's schema."""
     with serving(web_config(reader_settings, schema)) as client:
         yield client
+
+
+@contextlib.contextmanager
+def status_topics(
+    kafka_settings: KafkaSettings, make_topic: Any, prefix: str
+) -> Iterator[KafkaSettings]:
+    """Records and DLQ topics of the caller's own, and the compacted status topic beside them
+    (``<records topic>.status``, as the publisher and the web UI name it by default)."""
+    topic, dlq = make_topic(prefix), make_topic(f"{prefix}.dlq")
+    kafka = dataclasses.replace(kafka_settings, topic=topic, dlq_topic=dlq, connect_timeout_s=20)
+    admin = connect_admin(kafka_settings)
+    try:
+        ensure_status_topic(admin, kafka.effective_status_topic)
+        yield kafka
+    finally:
+        admin.delete_topics([kafka.effective_status_topic])
+        admin.close()
+
+
+@pytest.fixture
+def status_kafka(kafka_settings, make_topic) -> Iterator[KafkaSettings]:
+    with status_topics(kafka_settings, make_topic, "web.backlog") as kafka:
+        yield kafka
+
+
+@contextlib.contextmanager
+def publisher_process(
+    kafka: KafkaSettings, inbox: Path, workdir: Path
+) -> Iterator[subprocess.Popen]:
+    """The real publisher as the stack runs it (its own process and config file) on ``inbox``;
+    files wait there (an hour's stability window), so its backlog holds still. Stopped with
+    SIGTERM, as Kubernetes stops it."""
+    tree = {
+        "KAFKA": {"BOOTSTRAP_SERVERS": ",".join(kafka.bootstrap_servers), "TOPIC": kafka.topic,
+                  "DLQ_TOPIC": kafka.dlq_topic},
+        "LOG": {"FORMAT": "json", "LEVEL": "warning"},
+        "HTTP": {"HOST": "127.0.0.1", "PORT": free_port()},
+        "PUBLISHER": {"STABLE_S": 3600, "RESCAN_S": 0.5},
+    }  # fmt: skip
+    config = workdir / "publisher.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    with (workdir / "publisher.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(config),
+             "--dir", str(inbox)],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("STREAMSUITE_")},
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)

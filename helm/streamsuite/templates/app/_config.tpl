@@ -18,6 +18,7 @@ merged over it. Secrets are files under /etc/streamsuite/secrets, never values h
       "BOOTSTRAP_SERVERS" (include "streamsuite.kafka.bootstrapServers" $root)
       "TOPIC" $v.kafka.topics.records.name
       "DLQ_TOPIC" $v.kafka.topics.dlq.name
+      "STATUS_TOPIC" $v.kafka.topics.status.name
       "SECURITY_PROTOCOL" $protocol
       "PRODUCER_CLIENT_ID" (printf "streamsuite-%s" .component)
       "CONSUMER_CLIENT_ID" (printf "streamsuite-%s" .component)
@@ -58,7 +59,11 @@ predecessor left open at once, instead of read_committed consumers waiting for i
 {{- end }}
 {{- $_ := set $cfg "INGESTOR" $ingestor }}
 {{- else if eq .component "query-api" }}
-{{- $_ := set $cfg "QUERY_API" (dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret") }}
+{{- $queryApi := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" }}
+{{- if $v.queryApi.corsOrigins }}
+{{- $_ := set $queryApi "CORS_ORIGINS" (join "," $v.queryApi.corsOrigins) }}
+{{- end }}
+{{- $_ := set $cfg "QUERY_API" $queryApi }}
 {{- else if eq .component "web" }}
 {{- $web := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" "SUBMIT_ENABLED" $v.web.submitEnabled }}
 {{- if $v.web.ingress.enabled }}

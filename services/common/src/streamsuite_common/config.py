@@ -171,6 +171,11 @@ def as_topic(value: Any) -> str:
     return name
 
 
+def as_optional_topic(value: Any) -> str:
+    """A topic name, or empty (the setting's default applies)."""
+    return as_topic(value) if as_str(value) else ""
+
+
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -196,6 +201,13 @@ class KafkaSettings:
     topic: str = setting("TOPIC", "records", parse=as_topic, help="Topic the documents travel on.")
     dlq_topic: str = setting(
         "DLQ_TOPIC", "records.dlq", parse=as_topic, help="Topic for dead-letter events."
+    )
+    status_topic: str = setting(
+        "STATUS_TOPIC",
+        "",
+        parse=as_optional_topic,
+        help="Compacted topic where each publisher reports its inbox backlog every 10 s (the "
+        "web UI's Status page reads it). Empty: `<TOPIC>.status`.",
     )
     compression: str = setting(
         "COMPRESSION",
@@ -248,6 +260,10 @@ class KafkaSettings:
         parse=as_seconds(0, 3600),
         help="How long to keep retrying the broker at start-up before giving up.",
     )
+
+    @property
+    def effective_status_topic(self) -> str:
+        return self.status_topic or f"{self.topic}.status"
 
     def check(self) -> None:
         if self.security_protocol.startswith("SASL_") and not (

@@ -22,6 +22,7 @@ from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
 from streamsuite_publisher.service import PublisherService, inbox_check
 from streamsuite_publisher.spool import Spool
+from streamsuite_publisher.status import StatusReporter, publisher_identity
 
 SERVICE = "publisher"
 log = get_logger(__name__)
@@ -67,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     shutdown = Shutdown().install()
     spool = Spool(Path(cfg.publisher.inbox), delete_published=cfg.publisher.delete_published)
     transactional_id = cfg.publisher.transactional_id or spool.default_transactional_id()
-    publisher = TransactionalPublisher(cfg.kafka, transactional_id, shutdown.event)
+    publisher = TransactionalPublisher(
+        cfg.kafka, transactional_id, shutdown.event,
+        transaction_timeout_s=cfg.publisher.transaction_timeout_s,
+    )  # fmt: skip
     service = PublisherService(cfg, spool, publisher, shutdown)
     readiness = Readiness(
         {"kafka": KafkaProbe(cfg.kafka), "inbox": lambda: inbox_check(spool)}, service=SERVICE
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     server = HealthServer(cfg.http.host, cfg.http.port, readiness, alive=service.alive).start()
     log.info("publisher starting", inbox=str(spool.root), owner=spool.owner,
              transactional_id=transactional_id, config=config_module.redacted(cfg))  # fmt: skip
+    # The inbox backlog, reported to Kafka for the web UI's Status page (status.py).
+    reporter = StatusReporter(cfg.kafka, publisher_identity(transactional_id, spool)).start()
     try:
         publisher.connect()
         service.run(once=args.once)
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"streamsuite-publisher: {exc}", file=sys.stderr)
         return 1
     finally:
+        reporter.stop()
         publisher.close()
         spool.close()
         server.stop()

@@ -29,6 +29,7 @@ from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool, records_r
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_web import __version__, access, views
+from streamsuite_web.backlog import BacklogReader
 from streamsuite_web.config import SERVICE, WebConfig
 from streamsuite_web.lag import LagReader
 from streamsuite_web.metrics import QUIET, Metrics
@@ -101,6 +102,7 @@ class Context:
     submitter: Submitter | None
     streams: StreamSlots
     lag: LagReader | None = None  # consumer lag for Status, when Kafka is configured
+    backlog: BacklogReader | None = None  # the publishers' inbox backlog, likewise
 
     def render(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         template = self.env.get_template(name)
@@ -161,6 +163,7 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
         submitter=submitter,
         streams=StreamSlots(settings.stream_max_clients, metrics.stream_clients.set),
         lag=LagReader(cfg.kafka) if cfg.kafka is not None else None,
+        backlog=BacklogReader(cfg.kafka) if cfg.kafka is not None else None,
     )
 
     @contextlib.asynccontextmanager
@@ -174,6 +177,8 @@ def create_app(cfg: WebConfig, *, registry: CollectorRegistry | None = None) -> 
                 await run_in_threadpool(submitter.close)
             if context.lag is not None:
                 await run_in_threadpool(context.lag.close)
+            if context.backlog is not None:
+                await run_in_threadpool(context.backlog.close)
             db.close()
 
     app = FastAPI(

@@ -27,7 +27,17 @@ from streamsuite_common.query import (
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.filters import MAX_LIMIT, STREAM_PARAMS
 from streamsuite_common.slot_response import event_stream
-from streamsuite_web import access, chart, origins, reads, redrive, submit, timerange, views
+from streamsuite_web import (
+    access,
+    backlog,
+    chart,
+    origins,
+    reads,
+    redrive,
+    submit,
+    timerange,
+    views,
+)
 from streamsuite_web.app import Context
 from streamsuite_web.live import record_events
 
@@ -244,6 +254,7 @@ async def status_page(request: Request) -> Response:
         stats, error = None, str(exc)
     _, results = await run_in_threadpool(c.readiness.evaluate)
     lag = await run_in_threadpool(c.lag.report) if c.lag is not None else None
+    inbox = await run_in_threadpool(c.backlog.report) if c.backlog is not None else None
     dependencies = [
         {"name": "PostgreSQL", "ok": results["postgres"] == "ok" and results["tables"] == "ok",
          "detail": results["postgres"] if results["postgres"] != "ok" else results["tables"]},
@@ -274,6 +285,10 @@ async def status_page(request: Request) -> Response:
         error=error,
         charts=charts,
         lag=lag,
+        backlog=inbox,
+        backlog_rows=backlog.rows(inbox, now) if inbox is not None else [],
+        oldest_waiting=backlog.format_age(inbox.total.oldest_waiting_s) if inbox else "",
+        silent_after_min=int(backlog.SILENT_AFTER_S // 60),
         refresh_s=STATUS_REFRESH_S,
         dependencies=dependencies,
         last_ingested=views.format_time(last),
