@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     shutdown = Shutdown().install()
     spool = Spool(Path(cfg.publisher.inbox), delete_published=cfg.publisher.delete_published)
     transactional_id = cfg.publisher.transactional_id or spool.default_transactional_id()
-    publisher = TransactionalPublisher(cfg.kafka, transactional_id, shutdown.event)
+    publisher = TransactionalPublisher(
+        cfg.kafka, transactional_id, shutdown.event,
+        transaction_timeout_s=cfg.publisher.transaction_timeout_s,
+    )  # fmt: skip
     service = PublisherService(cfg, spool, publisher, shutdown)
     readiness = Readiness(
         {"kafka": KafkaProbe(cfg.kafka), "inbox": lambda: inbox_check(spool)}, service=SERVICE

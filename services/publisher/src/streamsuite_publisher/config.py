@@ -61,6 +61,15 @@ class PublisherSettings:
         help="Most messages (documents and dead letters) in one Kafka transaction; a file with "
         "more documents is refused as `too-many-documents`.",
     )
+    transaction_timeout_s: float = setting(
+        "TRANSACTION_TIMEOUT_S",
+        30.0,
+        parse=as_seconds(1, 900),
+        help="How long one Kafka transaction may take (the producer's `transaction.timeout.ms`, "
+        "at most the broker's `transaction.max.timeout.ms`). A batch the broker cannot commit "
+        "in that time is split in two, down to one file; a file alone that still cannot (twice, "
+        "the broker taking part of it each time) is refused as `transaction-timeout`.",
+    )
     max_file_bytes: int = setting(
         "MAX_FILE_BYTES",
         64 * 1024 * 1024,

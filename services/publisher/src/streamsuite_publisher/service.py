@@ -3,7 +3,9 @@ it in one transaction, then move each file to processed/ or error/.
 
 Nothing counts as published before Kafka confirmed the transaction. A Kafka outage holds the
 batch (files stay claimed) and retries with backoff until it goes through or the service is
-asked to stop, when the claims are handed back to the inbox.
+asked to stop, when the claims are handed back to the inbox. A batch the broker cannot take as
+one transaction (a record it refuses, a transaction that outlives its timeout) is split in two
+until the file at fault is alone; that file is refused, never retried forever.
 """
 
 from __future__ import annotations
@@ -12,17 +14,11 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from kafka.errors import (
-    CorruptRecordError,
-    InvalidRecordError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-)
+from kafka.errors import KafkaError
 
 from streamsuite_common.contract import utc_now
 from streamsuite_common.kafka import KafkaUnavailable
@@ -35,13 +31,18 @@ from streamsuite_common.publishing.messages import (
     refusal_report,
     sha256_hex,
 )
-from streamsuite_common.publishing.producer import TransactionalPublisher
+from streamsuite_common.publishing.producer import (
+    RECORD_REJECTIONS,
+    TransactionalPublisher,
+    TransactionTooLong,
+)
 from streamsuite_common.retry import backoff_delays
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher import metrics
 from streamsuite_publisher.ahead import ReadAhead
 from streamsuite_publisher.arrival import StabilityTracker
 from streamsuite_publisher.config import PublisherConfig
+from streamsuite_publisher.split import split_in_two
 from streamsuite_publisher.spool import (
     DONE_MARKS,
     ChangedFile,
@@ -58,13 +59,12 @@ log = get_logger(__name__)
 
 ORIGIN = "publisher"  # the dead letters' origin
 
-# The broker's verdicts on the records themselves; only these refuse a file.
-RECORD_REJECTIONS = (
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    InvalidRecordError,
-    CorruptRecordError,
-)
+# A file alone whose transaction outlived its timeout this many times in a row, the broker
+# taking part of it each time, is more than the broker takes in one transaction: refused.
+TOO_LONG_ATTEMPTS = 2
+# Per message beside its key and value (headers, record overhead): splitting a batch weighs
+# documents as well as bytes.
+MESSAGE_OVERHEAD_BYTES = 100
 # A file that could not be claimed (no permission, name too long, …) is tried again after this
 # long, or as soon as it changes: never in a hot loop.
 UNCLAIMABLE_RETRY_S = 60.0
@@ -81,10 +81,15 @@ class Prepared:
     messages: list[OutMessage]
     size: int
     modified_at: float | None
+    refused_at_publish: bool = False  # its messages are its dead letter now
 
     @property
     def message_bytes(self) -> int:
         return sum(len(m.key) + len(m.value) for m in self.messages)
+
+    @property
+    def weight(self) -> int:
+        return self.message_bytes + MESSAGE_OVERHEAD_BYTES * len(self.messages)
 
 
 class Heartbeat:
@@ -205,8 +210,13 @@ class PublisherService:
         if not force and time.monotonic() - self._last_housekeeping < interval:
             return
         self._last_housekeeping = time.monotonic()
-        self.spool.heartbeat()
-        for relpath in self.spool.recover_stale(self.settings.claim_timeout_s):
+        try:
+            self.spool.heartbeat()
+            recovered = self.spool.recover_stale(self.settings.claim_timeout_s)
+        except OSError as exc:  # a full or flaky disk: say so, try again next time
+            log.error("claim housekeeping failed; will retry", error=str(exc))
+            return
+        for relpath in recovered:
             log.warning("recovered a file claimed by a publisher that died",
                         source=source_text(relpath))  # fmt: skip
 
@@ -359,38 +369,47 @@ class PublisherService:
         parsed = ParseResult(file_refusal=refusal)
         return Prepared(claim, sha256, parsed, [message], 0, modified_at)
 
-    def publish(self, files: Iterable[Prepared]) -> None:
-        """One transaction. The first attempt sends each file's messages as the file comes
-        (a batch still being read); a retry sends the whole batch again."""
-        source = iter(files)
-        batch: list[Prepared] = []
-
-        def streamed() -> Iterator[OutMessage]:
-            for item in source:
-                batch.append(item)
-                yield from item.messages
-
-        messages: Iterable[OutMessage] = streamed()
+    def publish(self, batch: list[Prepared]) -> None:
+        """One transaction, retried with backoff while Kafka is away (never refused for that).
+        A batch the broker cannot take (it refuses a record, or the transaction outlives its
+        timeout while the broker takes part of it) is split in two by weight and each half
+        published on its own, down to one file; a file the broker still cannot take is refused
+        (error/ and a dead letter) and the publisher moves on."""
         delays = backoff_delays(cap=30)
+        too_long = 0
         while True:
+            if self.shutdown.requested:  # a half of a split batch: not begun
+                self._release(batch)
+                return
             started = time.monotonic()
             try:
-                self.publisher.publish(messages)
+                self.publisher.publish([message for item in batch for message in item.messages])
                 metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
                 metrics.LAST_PUBLISH.set_to_current_time()
                 break
             except (KafkaError, KafkaUnavailable, OSError) as exc:
-                batch.extend(source)  # the files the failed attempt did not reach
-                messages = [message for item in batch for message in item.messages]
-                if isinstance(exc, RECORD_REJECTIONS) and len(batch) > 1:
-                    # One file's message was refused for good (too large for the broker, …):
-                    # publish file by file so that only that file is refused.
-                    for item in batch:
-                        self.publish([item])
-                    return
-                if isinstance(exc, RECORD_REJECTIONS):
-                    self._refuse_unpublishable(batch[0], exc)
-                    return
+                # Waiting out an outage is not being stuck: liveness must not restart us for it.
+                self.last_tick = time.monotonic()
+                progressed = isinstance(exc, TransactionTooLong) and exc.acknowledged > 0
+                if isinstance(exc, RECORD_REJECTIONS) or progressed:
+                    if len(batch) > 1:
+                        self._split(batch, exc)
+                        return
+                    if isinstance(exc, RECORD_REJECTIONS):
+                        detail = f"the broker refused the file's messages: {exc!r}"
+                        self._refuse_at_publish(batch[0], "kafka-rejected", detail)
+                        return
+                    too_long += 1
+                    if too_long >= TOO_LONG_ATTEMPTS:
+                        self._refuse_at_publish(batch[0], "transaction-timeout", (
+                            f"its transaction could not be committed within the transaction "
+                            f"timeout of {self.settings.transaction_timeout_s:g} s "
+                            f"(PUBLISHER.TRANSACTION_TIMEOUT_S), {too_long} times in a row, "
+                            f"the broker taking part of it each time: {exc}"
+                        ))  # fmt: skip
+                        return
+                else:
+                    too_long = 0
                 # Anything else (broker away, a fenced or broken producer, …) is not the data's
                 # fault: the producer is rebuilt and the batch retried, never refused.
                 metrics.KAFKA_RETRIES.inc()
@@ -399,14 +418,22 @@ class PublisherService:
                     "kafka publish failed; will retry", error=repr(exc), files=len(batch),
                     retry_in_s=wait,
                 )  # fmt: skip
-                # Waiting out an outage is not being stuck: liveness must not restart us for it.
-                self.last_tick = time.monotonic()
                 if self.shutdown.wait(wait):
                     self._release(batch)
                     return
                 self.last_tick = time.monotonic()
         for item in batch:
             self.finish(item)
+
+    def _split(self, batch: list[Prepared], exc: Exception) -> None:
+        """Publish a batch the broker could not take as one transaction in two halves."""
+        first, second = split_in_two(batch, lambda item: item.weight)
+        log.warning(
+            "the broker could not take the batch in one transaction; publishing it in two",
+            error=repr(exc), files=len(batch), first=len(first), second=len(second),
+        )  # fmt: skip
+        self.publish(first)
+        self.publish(second)
 
     def _release(self, batch: list[Prepared]) -> None:
         for item in batch:
@@ -417,19 +444,25 @@ class PublisherService:
                           error=str(exc))  # fmt: skip
         log.info("handed unpublished files back to the inbox", files=len(batch))
 
-    def _refuse_unpublishable(self, item: Prepared, exc: Exception) -> None:
-        refusal = Refusal("kafka-rejected", f"the broker refused the file's messages: {exc!r}", b"")
+    def _refuse_at_publish(self, item: Prepared, reason: str, detail: str) -> None:
+        """A file the broker cannot take: refused, its messages replaced by its dead letter,
+        which is published like any batch (retried while Kafka is away)."""
+        if item.refused_at_publish:  # not even its dead letter could be sent
+            log.error("could not send the dead letter of a refused file", source=item.claim.source,
+                      reason=item.parsed.file_refusal and item.parsed.file_refusal.reason,
+                      error=detail)  # fmt: skip
+            self.finish(item)
+            return
+        refusal = Refusal(reason, detail, b"")
         letter = dead_letter(
             refusal, origin=ORIGIN, source=item.claim.source, sha256=item.sha256,
             stage="publish", at=utc_now(),
         )  # fmt: skip
         key, value, headers = letter.to_message()
-        try:
-            self.publisher.publish([OutMessage(self.config.kafka.dlq_topic, key, value, headers)])
-        except (KafkaError, OSError) as dlq_exc:
-            log.error("could not send the dead letter either", error=repr(dlq_exc))
         item.parsed = ParseResult(file_refusal=refusal)
-        self.finish(item)
+        item.messages = [OutMessage(self.config.kafka.dlq_topic, key, value, headers)]
+        item.refused_at_publish = True
+        self.publish([item])
 
     def finish(self, item: Prepared) -> None:
         """After the commit: move the file where it belongs, count it, say it."""

@@ -29,9 +29,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from streamsuite_common.logs import get_logger
 from streamsuite_common.pids import pid_alive
 from streamsuite_common.publishing.formats import SUPPORTED_SUFFIXES
 from streamsuite_publisher.identity import ReplicaSlot, default_transactional_id
+
+log = get_logger(__name__)
 
 PROCESSING, PROCESSED, ERROR = "processing", "processed", "error"
 RESERVED = frozenset({PROCESSING, PROCESSED, ERROR})
@@ -168,7 +171,13 @@ class Spool:
             self._slot = None
 
     def heartbeat(self) -> None:
-        (self.claims / HEARTBEAT).touch()
+        try:
+            (self.claims / HEARTBEAT).touch()
+        except FileNotFoundError:
+            # Our claim directory was removed (by a person, or by a publisher that took us for
+            # dead while we stalled): make it again rather than fail.
+            self.claims.mkdir(parents=True, exist_ok=True)
+            (self.claims / HEARTBEAT).touch()
 
     def scan(self) -> dict[str, tuple[int, int]]:
         """Every waiting candidate → (size, mtime_ns), by walking the inbox (not the spool dirs)."""
@@ -328,18 +337,26 @@ class Spool:
         """Put the files of dead publishers' claims back in the inbox; return their paths.
         Another publisher may be recovering the same claim at the same time: a file it took
         first is simply not ours to move."""
-        recovered = []
+        recovered: list[str] = []
         for claim_dir in sorted((self.root / PROCESSING).glob("*")):
             if claim_dir.name == self.owner or not claim_dir.is_dir():
                 continue
-            if not self._is_stale(claim_dir, timeout_s):
-                continue
-            for relpath, _ in list(self._walk(claim_dir, "")):
-                if self.recover_file(claim_dir, relpath):
-                    recovered.append(relpath)
-            (claim_dir / HEARTBEAT).unlink(missing_ok=True)
-            _remove_empty_dirs(claim_dir)
+            # A claim directory we may not read or change (another user's, immutable) keeps
+            # what it holds: it must stop neither the recovery of the others nor the publisher.
+            try:
+                if self._is_stale(claim_dir, timeout_s):
+                    self._recover_claim(claim_dir, recovered)
+            except OSError as exc:
+                log.warning("a dead publisher's claim cannot be recovered; will retry",
+                            claim=claim_dir.name, error=str(exc))  # fmt: skip
         return recovered
+
+    def _recover_claim(self, claim_dir: Path, recovered: list[str]) -> None:
+        for relpath, _ in list(self._walk(claim_dir, "")):
+            if self.recover_file(claim_dir, relpath):
+                recovered.append(relpath)
+        (claim_dir / HEARTBEAT).unlink(missing_ok=True)
+        _remove_empty_dirs(claim_dir)
 
     def mark_done(self, claim: Claim, *, published: bool) -> Claim:
         """Rename a claimed file that Kafka has already committed but that could not be moved
@@ -359,7 +376,12 @@ class Spool:
                 destination = self.root / directory / relpath.removesuffix(mark)
         try:
             _move(claim_dir / relpath, _unique(destination))
-        except OSError:  # FileNotFoundError when the other publisher was first
+        except FileNotFoundError:  # the other publisher was first
+            return False
+        except OSError as exc:
+            log.warning("a file of a dead publisher's claim cannot be moved back; will retry",
+                        source=source_text(relpath), claim=claim_dir.name,
+                        error=exc.strerror)  # fmt: skip
             return False
         return True
 

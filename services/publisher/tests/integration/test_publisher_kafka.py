@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.config import DEFAULTS, PublisherConfig
 from streamsuite_publisher.service import PublisherService
-from streamsuite_publisher.spool import Spool
+from streamsuite_publisher.spool import HEARTBEAT, Spool
 
 # The project's shared notes sit beside the checkout.
 SAMPLES = repo_root().parent / "shared" / "samples"
@@ -790,3 +791,62 @@ def test_a_restarted_publisher_aborts_its_predecessors_open_transaction_at_once(
         what="the new record, readable", timeout_s=30,
     )  # fmt: skip
     assert time.monotonic() - started < 30  # far below the 600 s transaction timeout
+
+
+def test_a_publisher_whose_claim_directory_was_removed_carries_on(kafka_settings, topics, inbox):
+    """Its claim directory removed while it idles (by a person cleaning processing/, or by a
+    publisher that took it for dead while it stalled and removed the empty directory): the next
+    heartbeat raised FileNotFoundError out of the loop, stopping the service."""
+    topic, dlq = topics
+    tree = config_tree(kafka_settings, topic, dlq, STABLE_S=0.05, RESCAN_S=0.1, CLAIM_TIMEOUT_S=5)
+    service, thread, shutdown, errors = running(tree, inbox)
+    beat = service.spool.claims / HEARTBEAT
+    try:
+        wait_for(beat.is_file, what="the publisher running")
+        shutil.rmtree(service.spool.claims)
+        # Housekeeping beats every CLAIM_TIMEOUT_S / 3 from the loop.
+        wait_for(lambda: errors or beat.is_file(), what="the next heartbeat", timeout_s=30)
+        assert errors == []
+        (inbox / "after.json").write_text('{"n": 1}')
+        published = (inbox / "processed" / "after.json").is_file
+        wait_for(lambda: errors or published(), what="a file published after it")
+    finally:
+        stop(thread, shutdown)
+    assert errors == []
+    assert [m.key for m in read_topic(kafka_settings, topic)] == ["after.json"]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def locked_dead_claim(inbox):
+    """A dead publisher's claim directory this one may not change: another user's (read-only)
+    for a normal user; for root, who ignores permissions, immutable (`chattr +i`)."""
+    claims = inbox / "processing" / f"{socket.gethostname()}.{_dead_pid()}.10cked00"
+    claims.mkdir(parents=True)
+    (claims / "stuck.json").write_text('{"stuck": true}')
+    (claims / HEARTBEAT).touch()
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(claims)], check=True)
+        yield claims
+        subprocess.run(["chattr", "-i", str(claims)], check=True)
+    else:
+        claims.chmod(0o555)
+        yield claims
+        claims.chmod(0o755)
+
+
+def test_a_dead_claim_it_may_not_change_does_not_stop_the_publisher(
+    kafka_settings, topics, inbox, locked_dead_claim
+):
+    """Recovering it raised out of the start-up housekeeping: a crash at every start."""
+    topic, dlq = topics
+    (inbox / "ok.json").write_text('{"n": 1}')
+    run_once(config_tree(kafka_settings, topic, dlq), inbox)
+    assert [m.key for m in read_topic(kafka_settings, topic)] == ["ok.json"]
+    assert (locked_dead_claim / "stuck.json").is_file()  # left for a person, with a warning

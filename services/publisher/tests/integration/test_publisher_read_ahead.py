@@ -1,11 +1,17 @@
 """The publisher reads its next files while a transaction is open (issue 15), against the real
-broker: order and contents unchanged, every file exactly once."""
+broker: order and contents unchanged, every file exactly once, also when it is killed while
+the next batch is claimed and unsent (issue 14)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from itertools import chain
+
+import yaml
 
 from devstack.testing import wait_for
 from streamsuite_common.config import load_config
@@ -16,7 +22,13 @@ from streamsuite_publisher.config import DEFAULTS, PublisherConfig
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 
-from .test_publisher_kafka import config_tree, files_under, identities, read_topic
+from .test_publisher_kafka import (
+    config_tree,
+    files_under,
+    identities,
+    read_topic,
+    start_process,
+)
 
 FILES, DOCS = 10, 3
 
@@ -78,3 +90,75 @@ def test_next_files_are_read_while_a_transaction_is_open_and_order_is_kept(
         (source, index) for source, _sha, index in identities(read_topic(kafka_settings, topic))
     ]
     assert found == [(f"f-{n:02d}.jsonl", i) for n in range(FILES) for i in range(DOCS)]
+
+
+# The real publisher process, held at a known moment by a hook of this test (nothing in the
+# product): its first transaction open in Kafka with one record written, while the read-ahead
+# thread claims the next batch. Killed there, it leaves both batches claimed and unsent.
+HELD_PUBLISHER = """
+import sys, threading
+from pathlib import Path
+from streamsuite_common.publishing.producer import TransactionalPublisher
+from streamsuite_publisher.cli import main
+
+publish = TransactionalPublisher.publish
+
+def held(self, messages):
+    def first_then_hold():
+        for message in messages:
+            yield message
+            self._producer.flush()  # in the log, its transaction open
+            Path(sys.argv[1]).touch()
+            threading.Event().wait()  # until the test kills this process
+
+    publish(self, first_then_hold())
+
+TransactionalPublisher.publish = held
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_kill_while_the_next_batch_is_claimed_and_unsent_publishes_every_file_once(
+    kafka_settings, make_topic, tmp_path
+):
+    topic, dlq = make_topic("records", partitions=1), make_topic("dlq")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    count, batch = 20, 5
+    for n in range(count):
+        (inbox / f"f-{n:02d}.json").write_text(json.dumps({"n": n}))
+    tree = config_tree(kafka_settings, topic, dlq, BATCH_FILES=batch, STABLE_S=0)
+    config = tmp_path / "publisher.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    marker = tmp_path / "held"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HELD_PUBLISHER, str(marker), "--cfg", str(config),
+         "--dir", str(inbox)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("STREAMSUITE_")},
+    )  # fmt: skip
+
+    def held_with_the_next_batch_claimed() -> bool:
+        assert process.poll() is None, process.stderr.read().decode()
+        claimed = files_under(inbox / "processing", ".json")
+        return marker.exists() and len(claimed) >= 2 * batch
+
+    try:
+        wait_for(held_with_the_next_batch_claimed, timeout_s=120,
+                 what="the first batch open in Kafka and the next one claimed, unsent")  # fmt: skip
+    finally:
+        process.kill()
+        process.wait(30)
+    assert len(files_under(inbox / "processing", ".json")) >= 2 * batch
+    assert files_under(inbox / "processed") == []
+
+    restarted = start_process(tree, inbox, tmp_path, "--once")
+    assert restarted.wait(180) == 0, restarted.stderr.read().decode()
+
+    # Every claim recovered and every file published once: the killed transaction was
+    # aborted (the restart took its transactional id), nothing of it visible.
+    assert len(files_under(inbox / "processed", ".json")) == count
+    assert files_under(inbox / "processing", ".json") == []
+    found = [source for source, _sha, _index in identities(read_topic(kafka_settings, topic))]
+    assert sorted(found) == [f"f-{n:02d}.json" for n in range(count)]
+    assert read_topic(kafka_settings, dlq) == []

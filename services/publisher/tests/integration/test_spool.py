@@ -788,3 +788,36 @@ def test_a_claim_left_by_close_is_recovered_by_the_next_incarnation(tmp_path):
     assert after.recover_stale(timeout_s=3600) == ["a.json"]
     assert (tmp_path / "a.json").read_bytes() == b"[7]"
     assert not before.claims.exists()
+
+
+@pytest.fixture
+def locked_dead_claim(tmp_path):
+    """A dead publisher's claim directory we may not change: another user's (read-only) for a
+    normal user; for root, who ignores permissions, immutable (`chattr +i`)."""
+    claims = _claim_dir(tmp_path, f"{HOST}.{_dead_pid()}.10cked00", {"stuck.json": b"[1]"})
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(claims)], check=True)
+        yield claims
+        subprocess.run(["chattr", "-i", str(claims)], check=True)
+    else:
+        claims.chmod(0o555)
+        yield claims
+        claims.chmod(0o755)
+
+
+def test_a_dead_claim_we_may_not_change_stops_neither_recovery_nor_the_caller(
+    tmp_path, locked_dead_claim
+):
+    spool = _spool(tmp_path)
+    _claim_dir(tmp_path, f"{HOST}.{_dead_pid()}.0therdead", {"other.json": b"[2]"})
+    assert spool.recover_stale(timeout_s=3600) == ["other.json"]
+    assert (tmp_path / "other.json").read_bytes() == b"[2]"
+    assert (locked_dead_claim / "stuck.json").read_bytes() == b"[1]"
+
+
+def test_heartbeat_makes_the_claim_directory_again_when_it_was_removed(tmp_path):
+    spool = _spool(tmp_path)
+    (spool.claims / HEARTBEAT).unlink()
+    spool.claims.rmdir()
+    spool.heartbeat()
+    assert (spool.claims / HEARTBEAT).is_file()

@@ -42,6 +42,7 @@ def test_publisher_defaults():
     assert settings.delete_published is False
     assert settings.claim_timeout_s == 60.0
     assert settings.transactional_id == ""
+    assert settings.transaction_timeout_s == 30.0
 
 
 def test_shared_sections_are_loaded_too():
@@ -107,6 +108,8 @@ def test_stable_s_may_be_zero():
         ("MAX_FILE_BYTES", 0),
         ("MAX_DEPTH", 0),
         ("CLAIM_TIMEOUT_S", 1),
+        ("TRANSACTION_TIMEOUT_S", 0),
+        ("TRANSACTION_TIMEOUT_S", 901),
         ("TRANSACTIONAL_ID", ["a", "b"]),
     ],
 )
