@@ -311,23 +311,12 @@ async def dead_letters_page(request: Request) -> Response:
             request, "dead_letters.html", 400, form=form, error=str(exc), letters=[],
             next_url=None, newest_url=None, filtered=bool(plain), operator=None,
         )  # fmt: skip
+    # Without their raw bytes (up to 256 KiB each): a dead letter's own page shows them.
     found = await run_in_threadpool(
-        c.db.run, lambda conn: query_read.list_dead_letters(conn, letter_filter, page, c.codec)
+        c.db.run,
+        lambda conn: query_read.list_dead_letters(conn, letter_filter, page, c.codec, raw=False),
     )
-    shown = [json.loads(text) for text in found.items]
-    redrives = await run_in_threadpool(
-        c.db.run, lambda conn: reads.redrives(conn, [letter["id"] for letter in shown])
-    )
-    letters = []
-    for letter in shown:
-        letter["redrives"] = [
-            {**r, "at": views.format_time(r["at"].isoformat())}
-            for r in redrives.get(letter["id"], [])
-        ]
-        letter["raw"] = views.raw_content(letter.pop("raw_base64"))
-        letter["refused"] = views.format_time(letter.get("refused_at"))
-        letter["created"] = views.format_time(letter.get("created_at"))
-        letters.append(letter)
+    letters = await _letters_shown(c, [json.loads(text) for text in found.items])
     return c.render(
         request,
         "dead_letters.html",
@@ -341,6 +330,36 @@ async def dead_letters_page(request: Request) -> Response:
         else None,
         newest_url=views.page_url("/dead-letters", plain) if page.before_id is not None else None,
     )
+
+
+async def _letters_shown(c: Context, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dead letters as the templates show them: times, redrives, the raw content when read."""
+    redrives = await run_in_threadpool(
+        c.db.run, lambda conn: reads.redrives(conn, [letter["id"] for letter in shown])
+    )
+    for letter in shown:
+        letter["redrives"] = [
+            {**r, "at": views.format_time(r["at"].isoformat())}
+            for r in redrives.get(letter["id"], [])
+        ]
+        raw = letter.pop("raw_base64", None)
+        letter["raw"] = None if raw is None else views.raw_content(raw)
+        letter["refused"] = views.format_time(letter.get("refused_at"))
+        letter["created"] = views.format_time(letter.get("created_at"))
+    return shown
+
+
+@router.get("/dead-letters/{letter_id:int}")
+async def dead_letter_page(request: Request, letter_id: int) -> Response:
+    """One dead letter with its raw content (the list leaves the bytes out)."""
+    c = ctx(request)
+    text = await run_in_threadpool(
+        c.db.run, lambda conn: query_read.get_dead_letter(conn, letter_id)
+    )
+    if text is None:
+        raise HTTPException(404, f"dead letter {letter_id}: not found")
+    [letter] = await _letters_shown(c, [json.loads(text)])
+    return c.render(request, "dead_letter.html", d=letter)
 
 
 def _submitter(c: Context) -> submit.Submitter:

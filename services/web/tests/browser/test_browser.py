@@ -212,6 +212,12 @@ def test_invalid_pasted_input_shows_its_error(page: Page, env: Env):
     result = page.locator("#result")
     expect(result).to_contain_text("Refused")
     expect(result.locator(".reason")).to_have_text("invalid-yaml")
+    # the raw content is on the letter's own page (the list leaves the bytes out)
+    page.locator(".letter", has_text=XSS_IMG).locator(".raw-link a").click()
+    expect(page.locator(".letter pre")).to_be_visible()
+    expect(page.locator("#letters")).to_contain_text(XSS_SCRIPT)
+    assert page.locator("main img").count() == 0
+    shoot(page, env, "dead-letter")
     expect(result.locator(".detail")).to_contain_text("line")
     expect(page.locator("textarea[name=content]")).to_have_value("name: [unclosed\nage: 3\n")
     shoot(page, env, "submit-refused")

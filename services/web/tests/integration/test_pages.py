@@ -87,11 +87,14 @@ def test_record_page_shows_provenance_and_links_the_raw_json(web, filler):
 def test_every_data_value_is_escaped(web, filler):
     [record_id] = filler.add({"name": XSS_SCRIPT, "note": XSS_IMG, XSS_IMG: 1}, source=XSS_IMG)
     filler.dead_letter("invalid-json", XSS_SCRIPT.encode(), source=XSS_IMG, detail=XSS_IMG)
-    for path in ("/records", f"/records/{record_id}", "/dead-letters", "/status"):
+    letter_id = re.search(r'data-id="(\d+)"', web.get("/dead-letters").text).group(1)
+    for path in ("/records", f"/records/{record_id}", "/dead-letters",
+                 f"/dead-letters/{letter_id}", "/status"):  # fmt: skip
         html = web.get(path).text
         assert "<script>window" not in html, path
         assert "<img src=x" not in html, path
     assert "&lt;script&gt;window.__xss" in web.get(f"/records/{record_id}").text
+    assert "&lt;script&gt;window.__xss" in web.get(f"/dead-letters/{letter_id}").text
     assert "&lt;img src=x onerror=" in web.get("/dead-letters").text
     headers = web.get("/records").headers
     assert "script-src 'self'" in headers["content-security-policy"]
@@ -138,11 +141,21 @@ def test_status_shows_the_real_numbers_and_chart(web, filler):
 
 
 def test_dead_letters_show_reason_origin_stage_and_raw_content(web, filler):
-    filler.dead_letter("invalid-yaml", b"a: [\n", source="bad.yaml", detail="line 2 column 1")
+    filler.dead_letter("invalid-yaml", b"a: [ raw-bytes-here\n", source="bad.yaml",
+                       detail="line 2 column 1")  # fmt: skip
     page = web.get("/dead-letters").text
-    for text in ("invalid-yaml", "publisher / parse", "bad.yaml", "line 2 column 1", "a: ["):
+    for text in ("invalid-yaml", "publisher / parse", "bad.yaml", "line 2 column 1"):
         assert text in page
     assert "invalid-yaml" not in web.get("/dead-letters?reason=other").text
+    # The list leaves the raw bytes out (up to 256 KiB each); the letter's own page has them.
+    assert "raw-bytes-here" not in page
+    letter_id = re.search(r'<article class="card letter" data-id="(\d+)"', page).group(1)
+    assert f'<a href="/dead-letters/{letter_id}">Raw content (20 bytes)</a>' in page
+    detail = web.get(f"/dead-letters/{letter_id}")
+    assert detail.status_code == 200
+    for text in ("invalid-yaml", "publisher / parse", "bad.yaml", "a: [ raw-bytes-here"):
+        assert text in detail.text
+    assert web.get("/dead-letters/999999999").status_code == 404
 
 
 def test_live_feed_sends_rows_stored_after_it_opened(web, filler):
