@@ -1,6 +1,8 @@
 """Per-client request limits: a token bucket for the rate and counters for what is in flight,
 with a smaller in-flight limit for requests with an unindexed filter (they scan). A client is
-its authenticated subject, else its address. Refusals are 429 with ``Retry-After``."""
+its authenticated subject, else its address. Refusals are 429 with ``Retry-After``, problems
+coded ``too-many-requests`` (the rate) or ``too-many-in-flight`` unless ``respond`` makes them
+otherwise (the web UI's pages)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streamsuite_common.auth.middleware import Responder, json_responder
 from streamsuite_common.auth.settings import LimitSettings
+from streamsuite_common.problems import Responder, problem_responder
 
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen go first
 
@@ -77,7 +79,7 @@ class LimitMiddleware:
         exempt: Callable[[str], bool],
         streaming: Callable[[str], bool],
         scans: Callable[[dict], bool],
-        respond: Responder = json_responder,
+        respond: Responder = problem_responder,
     ):
         self.app, self.limits = app, limits
         self.exempt, self.streaming, self.scans, self.respond = exempt, streaming, scans, respond
@@ -90,8 +92,8 @@ class LimitMiddleware:
         wait = self.limits.take(client)
         if wait:
             retry = str(max(1, math.ceil(wait)))
-            await self.respond(scope, 429, "too many requests: slow down",
-                               {"Retry-After": retry})(scope, receive, send)  # fmt: skip
+            await self.respond(scope, 429, "too many requests: slow down", {"Retry-After": retry},
+                               code="too-many-requests")(scope, receive, send)  # fmt: skip
             return
         if self.streaming(scope["path"]):  # long-lived: counted by their own slots
             await self.app(scope, receive, send)
@@ -103,8 +105,8 @@ class LimitMiddleware:
                 if not self.limits.enter(client, kind):
                     what = "unindexed-filter " if kind == "scan" else ""
                     detail = f"too many {what}requests in flight from this client; retry"
-                    await self.respond(scope, 429, detail,
-                                       {"Retry-After": "1"})(scope, receive, send)  # fmt: skip
+                    await self.respond(scope, 429, detail, {"Retry-After": "1"},
+                                       code="too-many-in-flight")(scope, receive, send)  # fmt: skip
                     return
                 entered.append(kind)
             await self.app(scope, receive, send)

@@ -20,6 +20,7 @@ from streamsuite_common.http_headers import API_HEADERS, SecurityHeaders
 from streamsuite_common.limits import ClientLimits, LimitMiddleware
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import ReadOnlyPool, records_readable
+from streamsuite_common.problems import PROBLEM_JSON
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_query_api import __version__, docs, errors, models
@@ -30,12 +31,13 @@ from streamsuite_query_api.metrics import Metrics
 DESCRIPTION = """Read-only access to the documents streamsuite stored in PostgreSQL.
 
 Every filter is a bound parameter: keys, JSON fragments and JSON paths never become SQL.
-Bad input is answered `400` with `{"detail": "<parameter>: <problem>"}` (unknown parameters
-too), a database outage `503` with `Retry-After`.
+Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`: bad input
+is answered `400` with `"detail": "<parameter>: <problem>"` (unknown parameters too), a
+database outage `503` with `Retry-After`.
 
 Every `/api` call needs `Authorization: Bearer <JWT>` with the `read` scope (unless the service
 runs with `AUTH.MODE=none`): `401` with `WWW-Authenticate` without a valid token, `403`
-without the scope, `429` with `Retry-After` over the per-client limits.
+without the scope, `429` with `Retry-After` over the per-client limits (problems too).
 """
 # Open without credentials: probes, Prometheus, and the API's own description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc",
@@ -65,8 +67,8 @@ def api_headers(path: str) -> dict[str, str]:
 
 
 def document_auth(app: FastAPI, enabled: bool) -> None:
-    """The OpenAPI document states the bearer scheme and the 401/403/429 answers (Swagger's
-    Authorize button, schemathesis)."""
+    """The OpenAPI document states the bearer scheme and the 401/403/429 answers, problems as
+    the middlewares send them (Swagger's Authorize button, schemathesis)."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -89,7 +91,7 @@ def document_auth(app: FastAPI, enabled: bool) -> None:
                 for status, text in AUTH_RESPONSES.items():
                     operation.setdefault("responses", {}).setdefault(status, {
                         "description": text,
-                        "content": {"application/json": {"schema": {
+                        "content": {PROBLEM_JSON: {"schema": {
                             "$ref": "#/components/schemas/Problem"}}},
                     })  # fmt: skip
         return document

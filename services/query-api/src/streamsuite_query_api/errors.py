@@ -1,6 +1,7 @@
-"""Every failure as an RFC 9457 problem (``application/problem+json``): ``type``, ``title``,
-``status``, ``detail`` (what is wrong, for people), ``code`` (stable, for programs) and, for
-bad input, ``parameter`` (the one at fault).
+"""Every failure as an RFC 9457 problem (``application/problem+json``, the shape of
+``streamsuite_common.problems``, which the auth and limit middlewares answer 401/403/429 with):
+``type``, ``title``, ``status``, ``detail`` (what is wrong, for people), ``code`` (stable, for
+programs) and, for bad input, ``parameter`` (the one at fault).
 
 Bad input is a 4xx naming the parameter; a statement timeout a 504 asking for an indexed
 filter; an unreachable, overloaded or failing database a 503 with Retry-After whose text
@@ -9,9 +10,6 @@ never carries PostgreSQL's own words (they name hosts, ports, roles): those go t
 
 from __future__ import annotations
 
-import json
-from http import HTTPStatus
-
 import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,11 +17,11 @@ from starlette.responses import Response
 
 from streamsuite_common.logs import get_logger
 from streamsuite_common.pool import DatabaseUnavailable, StatementTimeout
+from streamsuite_common.problems import PROBLEM_JSON, problem, status_code
 from streamsuite_common.query import InvalidQuery
 
 log = get_logger(__name__)
 RETRY_AFTER_S = 5
-PROBLEM_JSON = "application/problem+json"
 UNAVAILABLE = "the database cannot answer now; retry after Retry-After seconds"
 
 
@@ -41,35 +39,8 @@ class ApiError(Exception):
     ):
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, headers
-        self.code = code or HTTPStatus(status).phrase.lower().replace(" ", "-")
+        self.code = code or status_code(status)
         self.parameter = parameter
-
-
-def problem_body(
-    status: int, detail: str, code: str, parameter: str | None = None
-) -> dict[str, object]:
-    body: dict[str, object] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if parameter is not None:
-        body["parameter"] = parameter
-    return body
-
-
-def problem(
-    status: int,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    *,
-    code: str,
-    parameter: str | None = None,
-) -> Response:
-    text = json.dumps(problem_body(status, detail, code, parameter), ensure_ascii=False)
-    return Response(text, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def describe_validation(exc: RequestValidationError) -> tuple[str, str]:
@@ -130,7 +101,8 @@ async def _database_error(_: Request, exc: psycopg2.Error) -> Response:
     return problem(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)}, code="database-error")
 
 
-# The statuses these handlers answer (the auth middleware answers 401/403/429 itself).
+# The statuses these handlers answer (the auth and limit middlewares answer 401/403/429 with
+# problems of their own, documented by ``app.document_auth``).
 PROBLEM_STATUSES = ("400", "404", "413", "415", "503", "504")
 
 

@@ -232,7 +232,9 @@ class Problem(BaseModel):
         default=None,
         description="Stable: `invalid-parameter`, `unknown-parameter`, `refused-by-database`, "
         "`not-found`, `unsupported-media-type`, `content-too-large`, `too-many-streams`, "
-        "`database-unavailable`, `database-error`, `statement-timeout`.",
+        "`database-unavailable`, `database-error`, `statement-timeout`; 401 "
+        "`authentication-required`, `invalid-token`, `invalid-request`; 403 "
+        "`insufficient-scope`; 429 `too-many-requests`, `too-many-in-flight`.",
     )
     parameter: str | None = Field(default=None, description="The parameter at fault.")
 

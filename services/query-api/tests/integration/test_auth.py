@@ -1,7 +1,8 @@
 """Authentication on the query API (issue 17): every API endpoint refuses a request without a
 valid read token (401 with WWW-Authenticate), expired, wrong-audience, tampered and unsigned
 tokens are refused, probes and metrics stay open, security headers are on every answer and
-per-client limits answer 429."""
+per-client limits answer 429. Each refusal is an RFC 9457 problem with a code, like every other
+error of the API."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def _document(client: httpx.Client) -> dict:
     return response.json()
 
 
+def _problem(response: httpx.Response, status: int, code: str) -> dict:
+    """The refusal's problem, checked for its status, content type and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["type"], problem["status"], problem["code"]) == ("about:blank", status, code)
+    return problem
+
+
 def _call(client: httpx.Client, method: str, path: str, headers: dict, **options) -> int:
     if path.endswith("/stream"):  # never ends by itself: the status line is enough
         with client.stream(method, path, headers=headers, **options) as response:
@@ -65,7 +75,11 @@ def test_every_api_endpoint_needs_a_token(secured):
         response = client.request(method, path, **options)
         assert response.status_code == 401, (method, path, response.text)
         assert response.headers["www-authenticate"] == 'Bearer realm="streamsuite"'
-        assert response.json() == {"detail": "authentication required: send a bearer token"}
+        assert _problem(response, 401, "authentication-required") == {
+            "type": "about:blank", "title": "Unauthorized", "status": 401,
+            "detail": "authentication required: send a bearer token",
+            "code": "authentication-required",
+        }  # fmt: skip
         status = _call(client, method, path, bearer("read"), **options)
         if "{" in path:
             assert status not in (401, 403), (method, path, status)
@@ -76,7 +90,8 @@ def test_every_api_endpoint_needs_a_token(secured):
 def test_a_token_without_the_read_scope_is_403(secured):
     client, _ = secured
     response = client.get("/api/v1/records", headers=bearer("submit"))
-    assert response.status_code == 403
+    problem = _problem(response, 403, "insufficient-scope")
+    assert (problem["title"], problem["detail"]) == ("Forbidden", "this needs the 'read' scope")
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
     assert client.get("/api/v1/records", headers=bearer("submit read")).status_code == 200
 
@@ -119,8 +134,7 @@ def _unsigned() -> str:
 def test_bad_tokens_are_refused(secured, token, reason):
     client, _ = secured
     response = client.get("/api/v1/records", headers={"Authorization": f"Bearer {token()}"})
-    assert response.status_code == 401
-    assert reason in response.json()["detail"]
+    assert reason in _problem(response, 401, "invalid-token")["detail"]
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith('Bearer realm="streamsuite", error="invalid_token"')
 
@@ -128,7 +142,7 @@ def test_bad_tokens_are_refused(secured, token, reason):
 def test_a_basic_credential_is_refused(secured):
     client, _ = secured
     response = client.get("/api/v1/records", auth=("admin", "admin"))
-    assert response.status_code == 401
+    _problem(response, 401, "invalid-request")
     assert 'error="invalid_request"' in response.headers["www-authenticate"]
 
 
@@ -143,7 +157,10 @@ def test_the_document_states_the_bearer_scheme(secured):
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     records = document["paths"]["/api/v1/records"]["get"]
     assert records["security"] == [{"bearer": []}]
-    assert {"401", "403", "429"} <= set(records["responses"])
+    for status in ("401", "403", "429"):  # as the middlewares send them
+        content = records["responses"][status]["content"]
+        assert content == {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}}}, status  # fmt: skip
 
 
 def test_security_headers_on_answers_and_refusals(secured):
@@ -168,7 +185,10 @@ def test_a_client_over_its_rate_is_answered_429(reader_settings, schema):
         ada, bob = bearer(subject="ada"), bearer(subject="bob")
         assert [client.get("/api/v1/stats", headers=ada).status_code for _ in range(3)] == [200] * 3
         refused = client.get("/api/v1/stats", headers=ada)
-        assert refused.status_code == 429
+        problem = _problem(refused, 429, "too-many-requests")
+        assert (problem["title"], problem["detail"]) == (
+            "Too Many Requests", "too many requests: slow down",
+        )  # fmt: skip
         assert int(refused.headers["retry-after"]) >= 1
         assert client.get("/api/v1/stats", headers=bob).status_code == 200  # per client
         assert client.get("/healthz").status_code == 200  # probes are never throttled

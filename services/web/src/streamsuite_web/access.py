@@ -79,7 +79,10 @@ class Denials:
     def __init__(self, context: Context):
         self.context = context
 
-    def __call__(self, scope: dict, status: int, detail: str, headers: Mapping[str, str]) -> Any:
+    def __call__(
+        self, scope: dict, status: int, detail: str, headers: Mapping[str, str], *, code: str = ""
+    ) -> Any:
+        """A ``streamsuite_common.problems.Responder``; people read the page, not ``code``."""
         request = Request(scope)
         c = self.context
         if status == 401:

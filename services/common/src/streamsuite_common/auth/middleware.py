@@ -1,13 +1,13 @@
 """ASGI middleware that authenticates every request but the open ones (health, metrics) and
 checks the scope its route needs: 401 with ``WWW-Authenticate: Bearer`` without usable
 credentials, 403 without the scope, 403 for a state-changing request riding on browser-held
-credentials (cookie, proxy session) from a foreign or unnamed origin (CSRF). The principal is
-left in ``request.state.principal`` for the routes and the rate limits."""
+credentials (cookie, proxy session) from a foreign or unnamed origin (CSRF); each refusal an
+RFC 9457 problem with its ``code`` unless ``respond`` makes it otherwise (the web UI's pages).
+The principal is left in ``request.state.principal`` for the routes and the rate limits."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -23,11 +23,10 @@ from streamsuite_common.auth.tokens import (
     proxy_principal,
     trusted_proxy,
 )
+from streamsuite_common.problems import Responder, problem_responder
 
 REALM = "streamsuite"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# status, detail, extra headers -> a complete ASGI response callable
-Responder = Callable[[dict, int, str, Mapping[str, str]], Any]
 
 
 def key_source(settings: AuthSettings) -> KeySource | None:
@@ -108,12 +107,10 @@ def challenge(error: str, description: str, scope_needed: str = "") -> str:
     return "Bearer " + ", ".join(parts)
 
 
-def json_responder(scope: dict, status: int, detail: str, headers: Mapping[str, str]) -> Any:
-    from starlette.responses import Response
-
-    body = json.dumps({"detail": detail})
-    return Response(body, status_code=status, headers=dict(headers),
-                    media_type="application/json")  # fmt: skip
+def unauthorized_code(exc: Unauthorized) -> str:
+    """The problem's code of a 401: RFC 6750's error (``invalid-token``, ``invalid-request``),
+    or ``authentication-required`` when no credentials came at all."""
+    return exc.error.replace("_", "-") if exc.error else "authentication-required"
 
 
 def header_map(scope: dict) -> dict[str, str]:
@@ -133,7 +130,7 @@ class AuthMiddleware:
         open_paths: Callable[[str], bool],
         required_scope: Callable[[str, str], str],
         origin_allowed: Callable[[str | None], bool] | None = None,
-        respond: Responder = json_responder,
+        respond: Responder = problem_responder,
     ):
         self.app, self.auth = app, authenticator
         self.open_paths, self.required_scope = open_paths, required_scope
@@ -151,13 +148,14 @@ class AuthMiddleware:
         except Unauthorized as exc:
             detail = str(exc) if exc.error else "authentication required: send a bearer token"
             value = challenge(exc.error, exc.description)
-            await self._deny(scope, receive, send, 401, detail, {"WWW-Authenticate": value})
+            await self._deny(scope, receive, send, 401, detail, {"WWW-Authenticate": value},
+                             code=unauthorized_code(exc))  # fmt: skip
             return
         needed = self.required_scope(method, scope["path"])
         if needed not in principal.scopes:
             value = challenge("insufficient_scope", f"needs scope {needed}", needed)
             await self._deny(scope, receive, send, 403, f"this needs the {needed!r} scope",
-                             {"WWW-Authenticate": value})  # fmt: skip
+                             {"WWW-Authenticate": value}, code="insufficient-scope")  # fmt: skip
             return
         if (
             method in UNSAFE_METHODS
@@ -165,11 +163,13 @@ class AuthMiddleware:
             and self.origin_allowed is not None
             and not (headers.get("origin") and self.origin_allowed(headers["origin"]))
         ):
-            await self._deny(scope, receive, send, 403, "cross-site request refused", {})
+            await self._deny(scope, receive, send, 403, "cross-site request refused", {},
+                             code="cross-site-request")  # fmt: skip
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _deny(self, scope, receive, send, status: int, detail: str, headers) -> None:
-        response = self.respond(scope, status, detail, headers)
+    async def _deny(self, scope, receive, send, status: int, detail: str, headers, *,
+                    code: str) -> None:  # fmt: skip
+        response = self.respond(scope, status, detail, headers, code=code)
         await response(scope, receive, send)
