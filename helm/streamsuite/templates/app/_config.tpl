@@ -59,7 +59,11 @@ predecessor left open at once, instead of read_committed consumers waiting for i
 {{- end }}
 {{- $_ := set $cfg "INGESTOR" $ingestor }}
 {{- else if eq .component "query-api" }}
-{{- $_ := set $cfg "QUERY_API" (dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret") }}
+{{- $queryApi := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" }}
+{{- if $v.queryApi.corsOrigins }}
+{{- $_ := set $queryApi "CORS_ORIGINS" (join "," $v.queryApi.corsOrigins) }}
+{{- end }}
+{{- $_ := set $cfg "QUERY_API" $queryApi }}
 {{- else if eq .component "web" }}
 {{- $web := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" "SUBMIT_ENABLED" $v.web.submitEnabled }}
 {{- if $v.web.ingress.enabled }}

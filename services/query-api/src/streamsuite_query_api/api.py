@@ -5,7 +5,9 @@ in a worker thread, and answers JSON rendered by the query layer."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,18 +17,28 @@ from streamsuite_common import record_stream
 from streamsuite_common.pool import ReadOnlyPool
 from streamsuite_common.query import (
     CursorCodec,
+    InvalidQuery,
     Page,
     parse_dead_letter_params,
     parse_key_value_body,
     parse_record_params,
     parse_stream_params,
+    render,
 )
 from streamsuite_common.query import read as query_read
-from streamsuite_common.query.filters import DEFAULT_LIMIT, MAX_LIMIT
+from streamsuite_common.query.filters import (
+    DEFAULT_LIMIT,
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_PARTITION,
+    RECORD_FIELDS,
+    parse_select,
+)
 from streamsuite_common.query.values import KEY_PATH_PATTERN, MAX_KEY_CHARS, TEXT_PATTERN
 from streamsuite_common.slot_response import event_stream
 from streamsuite_common.stream_slots import StreamSlots
-from streamsuite_query_api import models, stream
+from streamsuite_query_api import caching, export, models, stream
 from streamsuite_query_api.errors import ApiError
 from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
 from streamsuite_query_api.metrics import Metrics
@@ -141,6 +153,33 @@ AgeMaxParam = Annotated[
 SourceParam = Annotated[
     str | None, Query(description="Source file path, exact match.", json_schema_extra=_TEXT)
 ]
+PartitionParam = Annotated[
+    int | None,
+    Query(
+        description="Kafka partition the record was read from (`kafka.partition`). Indexed "
+        "together with the offset.",
+        ge=0,
+        le=MAX_PARTITION,
+    ),
+]
+OffsetMinParam = Annotated[
+    int | None,
+    Query(
+        description="Kafka offset at least this (`kafka.offset`, inclusive); needs "
+        "`partition`. One offset: the same value as `offset_min` and `offset_max`.",
+        ge=0,
+        le=MAX_OFFSET,
+    ),
+]
+OffsetMaxParam = Annotated[
+    int | None,
+    Query(
+        description="Kafka offset at most this (inclusive); needs `partition`, not below "
+        "`offset_min`.",
+        ge=0,
+        le=MAX_OFFSET,
+    ),
+]
 # Declared as strings in date-time format: the query layer parses them (and repairs a '+'
 # that arrived decoded as a space), so one parser decides for the API and the web UI.
 _DATE_TIME = {"format": "date-time"}
@@ -169,10 +208,68 @@ CursorParam = Annotated[
         json_schema_extra=_TEXT,
     ),
 ]
+OrderParam = Annotated[
+    Literal["desc", "asc"],
+    Query(
+        description="`desc`: newest first by id (the default). `asc`: oldest first in commit "
+        "order, for incremental reads: only records whose transaction committed before every "
+        "one still running, in (transaction, id) order, so a client polling with "
+        "`next_cursor` never misses a batch that took its ids first and committed last (ids "
+        "may step back where two writers' batches meet). `next_cursor` is always given; an "
+        "empty page means caught up for now.",
+    ),
+]
+SelectParam = Annotated[
+    str | None,
+    Query(
+        description="Comma-separated record fields to answer with (`id,name,payload`), in "
+        f"the record's own order: {', '.join(RECORD_FIELDS)}; each record then has only "
+        "those. Top-level fields only; not with `format=csv`.",
+        examples=["id,kafka,payload"],
+        json_schema_extra=_TEXT,
+    ),
+]
+FormatParam = Annotated[
+    Literal["json", "ndjson", "csv"] | None,
+    Query(
+        description="`json` (the default: a page). `ndjson` or `csv`: an export of every "
+        "matching record from `cursor` on, in the order asked, streamed (whole records, one "
+        "per line; CSV: a header row, the document as JSON in the last column); not with "
+        "`limit`. Without it, `Accept: application/x-ndjson` or `text/csv` asks for the same.",
+    ),
+]
+AfterParam = Annotated[
+    int | None,
+    Query(
+        description="With `order=asc`: start after this record (its place in commit order), "
+        "e.g. the id of the last record already read; `0` or absent: from the oldest. Not "
+        "with `cursor`.",
+        ge=0,
+        le=MAX_ID,
+    ),
+]
 
 
 async def _read(request: Request, action):
     return await run_in_threadpool(ctx(request).db.run, action)
+
+
+async def _list_page(
+    request: Request,
+    parse: Callable[..., tuple[Any, Page]],
+    read_page: Callable[..., Any],
+    params: list[tuple[str, str]] | None = None,
+    shape: Callable[[str], str] | None = None,
+) -> Response:
+    """A listing: its parameters (``params``, else the query string's) through ``parse``
+    (filter, page), one ``read_page`` call; ``shape`` rewrites each item (``select``)."""
+    context = ctx(request)
+    pairs = request.query_params.multi_items() if params is None else params
+    found_filter, page = parse(pairs, context.codec)
+    result = await _read(request, lambda c: read_page(c, found_filter, page, context.codec))
+    if shape is not None:
+        return json_response(render.page_json([shape(i) for i in result.items], result.next_cursor))
+    return json_response(result.to_json())
 
 
 @router.post(
@@ -218,10 +315,20 @@ async def query_unstructured_data(
     return json_response("[" + ",".join(page.items) + "]", headers=headers)
 
 
+_EXPORT_TEXT = {"schema": {"type": "string"}}
+_NOT_FILTERS = ("format", "select")  # how the answer looks, not which records
+
+
 @router.get(
     "/records",
-    summary="Records, newest first, filtered and paged",
+    summary="Records, newest first (or oldest first: `order=asc`), filtered and paged",
     response_model=models.RecordPage,
+    responses={
+        200: {
+            "content": {export.NDJSON: _EXPORT_TEXT, export.CSV: _EXPORT_TEXT},
+            "description": "A page (JSON), or an export (NDJSON, CSV) with `format`/`Accept`.",
+        }
+    },
 )
 async def list_records(
     request: Request,
@@ -235,33 +342,86 @@ async def list_records(
     age_min: AgeMinParam = None,
     age_max: AgeMaxParam = None,
     source: SourceParam = None,
+    partition: PartitionParam = None,
+    offset_min: OffsetMinParam = None,
+    offset_max: OffsetMaxParam = None,
     since: SinceParam = None,
     until: UntilParam = None,
+    order: OrderParam = "desc",
+    after: AfterParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
+    select: SelectParam = None,
+    format: FormatParam = None,
 ) -> Response:
-    """All filters combine with AND. Follow `next_cursor` until it is null to read everything."""
+    """All filters combine with AND. Newest first: follow `next_cursor` until it is null to
+    read everything. `order=asc`: follow `next_cursor` for ever to tail new records."""
     context = ctx(request)
-    record_filter, page = parse_record_params(request.query_params.multi_items(), context.codec)
-    result = await _read(
-        request, lambda c: query_read.list_records(c, record_filter, page, context.codec)
+    kind = export.choose_format(format, request.headers.get("accept"))
+    fields = parse_select(select)
+    if fields is not None and kind == "csv":
+        raise InvalidQuery("select", "not with format=csv (its columns are fixed)")
+    shape = None if fields is None else functools.partial(render.project, names=fields)
+    pairs = [(n, v) for n, v in request.query_params.multi_items() if n not in _NOT_FILTERS]
+    if kind == "json":
+        parse = functools.partial(parse_record_params, incremental=True)
+        return await _list_page(request, parse, query_read.list_records, pairs, shape)
+    record_filter, page = parse_record_params(
+        export.export_params(pairs), context.codec, incremental=True
     )
-    return json_response(result.to_json())
+    page = export.first_page(page)
+    first = await _read(
+        request, lambda c: query_read.export_page(c, record_filter, page, context.codec)
+    )
+    body = export.lines(
+        kind, record_filter, first, context.codec, lambda a: _read(request, a), shape=shape
+    )
+    return StreamingResponse(body, media_type=export.MEDIA_TYPES[kind])
+
+
+_CACHE_HEADERS = {
+    "ETag": {"description": "Strong validator of this answer.", "schema": {"type": "string"}},
+    "Cache-Control": {"description": caching.RECORD_CACHE_CONTROL, "schema": {"type": "string"}},
+}
 
 
 @router.get(
     "/records/{record_id}",
     summary="One record by id",
     response_model=models.Record,
-    responses={404: {"model": models.Problem, "description": "No record with this id."}},
+    responses={
+        200: {"headers": _CACHE_HEADERS},
+        304: {
+            "description": "`If-None-Match` names this record's ETag: the copy held is current.",
+            "headers": _CACHE_HEADERS,
+        },
+        404: {"model": models.Problem, "description": "No record with this id."},
+    },
 )
 async def get_record(
-    request: Request, record_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+    request: Request,
+    record_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    select: SelectParam = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            alias="If-None-Match",
+            description="ETag(s) of a copy already held: 304 without a body when one matches.",
+        ),
+    ] = None,
 ) -> Response:
+    """A stored record never changes: the answer has a strong `ETag` and
+    `Cache-Control: private, max-age=31536000, immutable`."""
+    fields = parse_select(select)
     found = await _read(request, lambda c: query_read.get_record(c, record_id))
     if found is None:
         raise ApiError(404, f"record {record_id}: not found", parameter="record_id")
-    return json_response(found)
+    found = render.project(found, fields)
+    etag = caching.strong_etag(found)
+    headers = {"ETag": etag, "Cache-Control": caching.RECORD_CACHE_CONTROL}
+    if caching.none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return json_response(found, headers=headers)
 
 
 @router.get(
@@ -290,13 +450,11 @@ async def list_dead_letters(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Response:
-    context = ctx(request)
-    dead_filter, page = parse_dead_letter_params(request.query_params.multi_items(), context.codec)
-    result = await _read(
+    return await _list_page(
         request,
-        lambda c: query_read.list_dead_letters(c, dead_filter, page, context.codec, raw=False),
+        parse_dead_letter_params,
+        functools.partial(query_read.list_dead_letters, raw=False),
     )
-    return json_response(result.to_json())
 
 
 @router.get(
@@ -345,6 +503,9 @@ async def stream_records(
     age_min: AgeMinParam = None,
     age_max: AgeMaxParam = None,
     source: SourceParam = None,
+    partition: PartitionParam = None,
+    offset_min: OffsetMinParam = None,
+    offset_max: OffsetMaxParam = None,
     last_event_id: Annotated[
         str | None,
         Header(

@@ -23,7 +23,7 @@ from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.problems import PROBLEM_JSON
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
-from streamsuite_query_api import __version__, docs, errors, models
+from streamsuite_query_api import __version__, cors, docs, errors, models
 from streamsuite_query_api.api import Context, router
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
 from streamsuite_query_api.metrics import Metrics
@@ -183,6 +183,10 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
                        open_paths=lambda path: path in OPEN_PATHS or path.startswith("/docs"),
                        required_scope=lambda method, path: cfg.auth.read_scope)  # fmt: skip
     app.add_middleware(SecurityHeaders, headers_for=api_headers)
+    if settings.cors_origins:
+        # Outside authentication: a preflight carries no token, and a refusal (401, 429)
+        # must carry the CORS headers for the calling page to read it.
+        app.add_middleware(cors.CORSMiddleware, **cors.middleware_options(settings.cors_origins))
     app.add_middleware(RequestMetrics, metrics=metrics, access=cfg.log.access)
     document_auth(app, cfg.auth.enabled)
     return app

@@ -17,6 +17,7 @@ from streamsuite_common.config import (
     as_seconds,
     setting,
 )
+from streamsuite_query_api.cors import as_origin_list
 
 SERVICE = "query-api"
 DEFAULTS: Mapping[str, Mapping[str, Any]] = {"HTTP": {"PORT": 8000}}
@@ -62,6 +63,14 @@ class QueryApiSettings:
         100,
         parse=as_int(1, 10_000),
         help="Most concurrent `/api/v1/stream` clients; more are answered 503.",
+    )
+    cors_origins: tuple[str, ...] = setting(
+        "CORS_ORIGINS",
+        (),
+        parse=as_origin_list,
+        help="Browser origins (`scheme://host[:port]`, comma-separated) whose pages may call the "
+        "API across origins (CORS: GET and POST with `Authorization`). Empty: no CORS headers, "
+        "so browsers allow same-origin calls only.",
     )
 
 

@@ -68,9 +68,13 @@ class RecordPage(BaseModel):
         json_schema_extra={"examples": [{"items": [RECORD_EXAMPLE], "next_cursor": CURSOR_EXAMPLE}]}
     )
 
-    items: list[Record] = Field(description="Newest first (by id, descending).")
+    items: list[Record] = Field(
+        description="Newest first (by id, descending); with `order=asc` oldest first in "
+        "commit order."
+    )
     next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page."
+        description="Pass as `cursor` for the next page; null on the last page (newest "
+        "first). With `order=asc` always set: where to poll from next."
     )
 
 

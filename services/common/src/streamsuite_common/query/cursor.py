@@ -16,6 +16,7 @@ import json
 MAX_CURSOR_CHARS = 200
 _MAC_BYTES = 16
 _MAX_ID = 2**63 - 1
+_MAX_XID = 2**64 - 1  # xid8
 
 
 class CursorError(ValueError):
@@ -45,12 +46,11 @@ class CursorCodec:
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._key, body, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def encode(self, scope: str, last_id: int) -> str:
-        body = json.dumps({"s": scope, "id": last_id}, separators=(",", ":")).encode()
+    def _seal(self, data: dict) -> str:
+        body = json.dumps(data, separators=(",", ":")).encode()
         return f"{_b64encode(body)}.{_b64encode(self._mac(body))}"
 
-    def decode(self, scope: str, token: str) -> int:
-        """The last id the cursor stands for; CursorError when it is not genuine."""
+    def _open(self, scope: str, token: str) -> dict:
         if len(token) > MAX_CURSOR_CHARS:
             raise CursorError(f"longer than {MAX_CURSOR_CHARS} characters")
         body_text, dot, mac_text = token.partition(".")
@@ -65,7 +65,29 @@ class CursorCodec:
             raise CursorError("corrupt content") from None
         if not isinstance(data, dict) or data.get("s") != scope:
             raise CursorError(f"not a cursor of this listing ({scope})")
-        last_id = data.get("id")
-        if isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id <= _MAX_ID:
+        return data
+
+    def encode(self, scope: str, last_id: int) -> str:
+        return self._seal({"s": scope, "id": last_id})
+
+    def decode(self, scope: str, token: str) -> int:
+        """The last id the cursor stands for; CursorError when it is not genuine."""
+        last_id = self._open(scope, token).get("id")
+        if not _whole(last_id, 1, _MAX_ID):
             raise CursorError("corrupt content")
         return last_id
+
+    def encode_position(self, scope: str, position: tuple[str, int]) -> str:
+        """A commit-order position (xid as text, record id): see ``read.records_after``."""
+        return self._seal({"s": scope, "x": int(position[0]), "id": position[1]})
+
+    def decode_position(self, scope: str, token: str) -> tuple[str, int]:
+        data = self._open(scope, token)
+        xid, last_id = data.get("x"), data.get("id")
+        if not _whole(xid, 0, _MAX_XID) or not _whole(last_id, 0, _MAX_ID):
+            raise CursorError("corrupt content")
+        return str(xid), last_id
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high

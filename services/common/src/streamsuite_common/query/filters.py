@@ -29,19 +29,32 @@ MAX_CONTAINS_CHARS = 16 * 1024
 MAX_VALUE_CHARS = 16 * 1024
 KINDS = ("relational", "unstructured")
 _INT32 = (-(2**31), 2**31 - 1)
+MAX_PARTITION = 2**31 - 1  # Kafka partitions are int32
+MAX_OFFSET = 2**63 - 1  # and offsets int64
+MAX_ID = 2**63 - 1
+ORDERS = ("desc", "asc")
 
 RECORDS_SCOPE = "records"
+RECORDS_ASC_SCOPE = "records-asc"  # a commit-order position, not an id: not interchangeable
 DEAD_LETTERS_SCOPE = "dead_letters"
 
-# The document filters, shared by the record listing and the stream.
+# The filters of a record itself, shared by the record listing and the stream.
 DOCUMENT_PARAMS = (
     "key", "value", "has_key", "contains", "jsonpath", "kind", "name", "age_min", "age_max",
-    "source",
+    "source", "partition", "offset_min", "offset_max",
 )  # fmt: skip
 PAGE_PARAMS = ("limit", "cursor")
 RECORD_PARAMS = (*DOCUMENT_PARAMS, "since", "until", *PAGE_PARAMS)
+ORDER_PARAMS = ("order", "after")  # the query API's incremental reads (``incremental=True``)
 STREAM_PARAMS = DOCUMENT_PARAMS
 DEAD_LETTER_PARAMS = ("reason", "origin", "stage", "source", "since", "until", *PAGE_PARAMS)
+
+
+# The fields of a record, in the order its JSON has them (``sql.record_json_sql``).
+RECORD_FIELDS = (
+    "id", "kind", "source", "sha256", "doc_index", "name", "age", "payload", "kafka",
+    "produced_at", "ingested_at",
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +71,9 @@ class RecordFilter:
     age_min: int | None = None
     age_max: int | None = None
     source: str | None = None
+    partition: int | None = None  # Kafka coordinates of the message the record came from
+    offset_min: int | None = None  # inclusive; offsets only with a partition
+    offset_max: int | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -74,10 +90,16 @@ class DeadLetterFilter:
 
 @dataclasses.dataclass(frozen=True)
 class Page:
-    """Newest first: at most ``limit`` items with ids below ``before_id`` (None: the newest)."""
+    """Newest first: at most ``limit`` items with ids below ``before_id`` (None: the newest).
+
+    ``ascending``: oldest first in commit order (``read.list_records``), after the commit
+    position ``position`` (from a cursor) or after record ``after_id`` (None: the start)."""
 
     limit: int = DEFAULT_LIMIT
     before_id: int | None = None
+    ascending: bool = False
+    position: tuple[str, int] | None = None  # (xid as text, record id)
+    after_id: int | None = None
 
 
 def _single_values(
@@ -201,17 +223,67 @@ def _document_filter(values: Mapping[str, str]) -> dict[str, Any]:
         and out["age_min"] > out["age_max"]
     ):
         raise InvalidQuery("age_max", "must not be below age_min")
+    out.update(_kafka_coordinates(values))
     return out
 
 
+def _kafka_coordinates(values: Mapping[str, str]) -> dict[str, int | None]:
+    """``partition``, ``offset_min``, ``offset_max`` (inclusive; both for one offset)."""
+    partition = _int(values, "partition", 0, MAX_PARTITION)
+    offset_min = _int(values, "offset_min", 0, MAX_OFFSET)
+    offset_max = _int(values, "offset_max", 0, MAX_OFFSET)
+    for name, offset in (("offset_min", offset_min), ("offset_max", offset_max)):
+        # Offsets count per partition; alone they would match a record of every partition
+        # (and no index serves them without the partition).
+        if offset is not None and partition is None:
+            raise InvalidQuery(name, "needs partition (offsets are counted per partition)")
+    if offset_min is not None and offset_max is not None and offset_min > offset_max:
+        raise InvalidQuery("offset_max", "must not be below offset_min")
+    return {"partition": partition, "offset_min": offset_min, "offset_max": offset_max}
+
+
 def parse_record_params(
-    pairs: Iterable[tuple[str, str]] | Mapping[str, str], codec: CursorCodec
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str],
+    codec: CursorCodec,
+    *,
+    incremental: bool = False,
 ) -> tuple[RecordFilter, Page]:
-    """``GET /api/v1/records`` parameters into a filter and a page."""
-    values = _single_values(pairs, RECORD_PARAMS)
+    """``GET /api/v1/records`` parameters into a filter and a page; ``incremental`` also
+    takes ``order`` and ``after`` (oldest first: pages that never end, for polling
+    clients, so only where the caller expects them)."""
+    values = _single_values(
+        pairs, (*RECORD_PARAMS, *ORDER_PARAMS) if incremental else RECORD_PARAMS
+    )
     since, until = _time_range(values)
     record_filter = RecordFilter(**_document_filter(values), since=since, until=until)
-    return record_filter, _page(values, codec, RECORDS_SCOPE)
+    return record_filter, _record_page(values, codec)
+
+
+def _record_page(values: Mapping[str, str], codec: CursorCodec) -> Page:
+    """Newest first by id (a cursor holds an id), or oldest first in commit order (a cursor
+    holds a position; ``after`` starts after a record)."""
+    order = values.get("order", "desc")
+    if order not in ORDERS:
+        raise InvalidQuery("order", f"must be one of {', '.join(ORDERS)}; got {order[:40]!r}")
+    if order == "desc":
+        if "after" in values:
+            raise InvalidQuery("after", "only with order=asc (newest first pages with cursor)")
+        return _page(values, codec, RECORDS_SCOPE)
+    if "after" in values and "cursor" in values:
+        raise InvalidQuery("after", "give after or cursor, not both")
+    limit = _int(values, "limit", 1, MAX_LIMIT)
+    position = None
+    if "cursor" in values:
+        try:
+            position = codec.decode_position(RECORDS_ASC_SCOPE, values["cursor"])
+        except CursorError as exc:
+            raise InvalidQuery("cursor", f"invalid: {exc}") from None
+    return Page(
+        limit=DEFAULT_LIMIT if limit is None else limit,
+        ascending=True,
+        position=position,
+        after_id=_int(values, "after", 0, MAX_ID),
+    )
 
 
 def parse_stream_params(pairs: Iterable[tuple[str, str]] | Mapping[str, str]) -> RecordFilter:
@@ -267,3 +339,22 @@ def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     return {dict: "an object", list: "an array"}.get(type(value), "a number")
+
+
+def parse_select(text: str | None) -> tuple[str, ...] | None:
+    """``select=id,name,payload``: the record fields to answer with, in the record's own
+    order (None: all). Top-level fields only; a document's own keys are not fields."""
+    if text is None:
+        return None
+    check_text("select", text)
+    names = [name.strip() for name in text.split(",")]
+    if not text.strip() or "" in names:
+        raise InvalidQuery("select", "an empty field name; expected e.g. select=id,name,payload")
+    for name in names:
+        if name not in RECORD_FIELDS:
+            raise InvalidQuery(
+                "select", f"unknown field {name[:40]!r}; fields: {', '.join(RECORD_FIELDS)}"
+            )
+    if len(set(names)) < len(names):
+        raise InvalidQuery("select", "a field named twice")
+    return tuple(name for name in RECORD_FIELDS if name in names)

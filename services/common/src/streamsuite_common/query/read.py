@@ -19,6 +19,7 @@ from streamsuite_common.query.cursor import CursorCodec
 from streamsuite_common.query.errors import InvalidQuery
 from streamsuite_common.query.filters import (
     DEAD_LETTERS_SCOPE,
+    RECORDS_ASC_SCOPE,
     RECORDS_SCOPE,
     DeadLetterFilter,
     Page,
@@ -113,7 +114,10 @@ def list_records(
     codec: CursorCodec,
     budget: int = PAGE_BUDGET_BYTES,
 ) -> JsonPage:
-    """A page of records (list JSON: big documents as previews), newest first."""
+    """A page of records (list JSON: big documents as previews), newest first, or oldest
+    first in commit order (``page.ascending``, see ``ascending_page``)."""
+    if page.ascending:
+        return ascending_page(conn, f, page, codec, budget)
     if sql.uses_payload_index(f):
         rows = _payload_rows(conn, f, page)
     else:
@@ -145,6 +149,43 @@ def next_window(found: int, want: int) -> int:
     predicted = (want - found) * sql.FIRST_WINDOW // found
     walk = 2 * predicted
     return walk if walk <= sql.PAYLOAD_WINDOW - sql.FIRST_WINDOW else 0
+
+
+# --- exports: every record of a filter, a page at a time (bounded memory) ---
+
+EXPORT_PAGE = 1000
+# Only a list preview has this text (see ``sql.record_json_sql``); a document holding it too
+# merely costs a read of its whole record, which is what an export wants anyway.
+_PREVIEW_MARK = ',"payload_truncated":true,"payload_preview":'
+
+
+def export_page(
+    conn: Connection, f: RecordFilter, page: Page, codec: CursorCodec
+) -> tuple[list[str], Page | None]:
+    """One page of an export in the page's order, and the page after it (None: the end;
+    oldest first ends when caught up). Big documents come as list previews: ``whole``
+    replaces each, one at a time, so the export never holds more than a page."""
+    found = list_records(conn, f, page, codec)
+    if page.ascending:
+        if not found.items:
+            return [], None
+        position = codec.decode_position(RECORDS_ASC_SCOPE, found.next_cursor or "")
+        return found.items, dataclasses.replace(page, position=position, after_id=None)
+    if found.next_cursor is None:
+        return found.items, None
+    return found.items, dataclasses.replace(page, before_id=found.last_id)
+
+
+def is_preview(text: str) -> bool:
+    return _PREVIEW_MARK in text
+
+
+def whole(conn: Connection, text: str) -> str:
+    """The whole record for a list item (itself unless it is a preview)."""
+    if not is_preview(text):
+        return text
+    record_id = int(text[len('{"id":') : text.index(",")])
+    return get_record(conn, record_id) or text
 
 
 def get_record(conn: Connection, record_id: int) -> str | None:
@@ -182,20 +223,60 @@ class StreamBatch:
 
 
 def records_after(
-    conn: Connection, f: RecordFilter, position: StreamPosition, limit: int
+    conn: Connection,
+    f: RecordFilter,
+    position: StreamPosition,
+    limit: int,
+    *,
+    preview: bool = False,
+    budget: int | None = None,
 ) -> StreamBatch:
-    """The matching records after ``position`` that are final now, oldest commit first.
+    """The matching records after ``position`` that are final now, oldest commit first
+    (``preview``: list JSON; ``budget``: stop before that many bytes, keeping one record).
 
     When fewer than ``limit`` came, every row below the horizon was looked at, so the
     position moves to the horizon even if none matched the filter: the next read starts
     there instead of scanning the same non-matching rows again."""
     horizon = _execute(conn, sql.stream_horizon_sql())[0][0]
-    rows = _execute(conn, sql.records_after_sql(f, position, horizon, limit), f)
-    records = [(row[0], row[2]) for row in rows]
-    if len(rows) == limit:
-        return StreamBatch(records, (rows[-1][1], rows[-1][0]), True)
+    rows = _execute(conn, sql.records_after_sql(f, position, horizon, limit, preview=preview), f)
+    kept = _within_budget(rows, budget)
+    records = [(row[0], row[2]) for row in kept]
+    if len(rows) == limit or len(kept) < len(rows):
+        return StreamBatch(records, (kept[-1][1], kept[-1][0]), True)
     # (horizon, 0) sorts before every row of the horizon's transaction and after all below it.
     return StreamBatch(records, max(position, (horizon, 0), key=_position_key), False)
+
+
+def _within_budget(rows: list, budget: int | None) -> list:
+    """The leading rows whose record JSON (``row[2]``) fits ``budget`` bytes, at least one."""
+    if budget is None:
+        return rows
+    used = 0
+    for count, row in enumerate(rows):
+        used += len(row[2])
+        if count and used > budget:
+            return rows[:count]
+    return rows
+
+
+def ascending_page(
+    conn: Connection,
+    f: RecordFilter,
+    page: Page,
+    codec: CursorCodec,
+    budget: int = PAGE_BUDGET_BYTES,
+) -> JsonPage:
+    """Oldest first, for clients that read incrementally: the stream's read (commit order,
+    only rows every running transaction is past), so polling with ``next_cursor`` never
+    skips a transaction that took its ids first and committed last. The cursor is always
+    given (the position to poll from); an empty page means caught up for now."""
+    position = page.position
+    if position is None:
+        position = stream_start(conn, page.after_id if page.after_id is not None else 0)
+    batch = records_after(conn, f, position, page.limit, preview=True, budget=budget)
+    last_id = batch.records[-1][0] if batch.records else None
+    cursor = codec.encode_position(RECORDS_ASC_SCOPE, batch.position)
+    return JsonPage([text for _, text in batch.records], cursor, last_id)
 
 
 def _position_key(position: StreamPosition) -> tuple[int, int]:

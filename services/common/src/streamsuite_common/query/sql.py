@@ -124,6 +124,16 @@ def record_conditions(f: RecordFilter) -> tuple[list[str], dict[str, Any]]:
     if f.age_max is not None:
         where.append("age <= %(age_max)s")
         params["age_max"] = f.age_max
+    # Served by records_kafka_position (kafka_partition, kafka_offset), migration 0005.
+    if f.partition is not None:
+        where.append("kafka_partition = %(partition)s")
+        params["partition"] = f.partition
+    if f.offset_min is not None:
+        where.append("kafka_offset >= %(offset_min)s")
+        params["offset_min"] = f.offset_min
+    if f.offset_max is not None:
+        where.append("kafka_offset <= %(offset_max)s")
+        params["offset_max"] = f.offset_max
     if f.since is not None:
         where.append("ingested_at >= %(since)s")
         params["since"] = f.since
@@ -232,10 +242,11 @@ def stream_position_sql(record_id: int) -> Statement:
 
 
 def records_after_sql(
-    f: RecordFilter, after: tuple[str, int], horizon: str, limit: int
+    f: RecordFilter, after: tuple[str, int], horizon: str, limit: int, *, preview: bool = False
 ) -> Statement:
-    """(id, xid, whole record JSON) of the rows after position ``after`` and below the
-    ``horizon`` xid, in commit order: what the stream sends next."""
+    """(id, xid, record JSON) of the rows after position ``after`` and below the ``horizon``
+    xid, in commit order: what the stream sends next (whole records), or an ascending list
+    page (``preview``: big documents as previews)."""
     where, params = record_conditions(f)
     where += [
         f"({COMMIT_KEY}, id) > (%(after_xid)s::xid8, %(after_id)s)",
@@ -246,8 +257,9 @@ def records_after_sql(
         f"SELECT *, {COMMIT_KEY} AS commit_xid FROM records "  # noqa: S608
         f"WHERE {' AND '.join(where)} ORDER BY {COMMIT_KEY}, id LIMIT %(limit)s"
     )
+    expression = LIST_RECORD_JSON if preview else FULL_RECORD_JSON
     return (
-        f"SELECT r.id, r.commit_xid::text, {FULL_RECORD_JSON} FROM ({inner}) r "  # noqa: S608
+        f"SELECT r.id, r.commit_xid::text, {expression} FROM ({inner}) r "  # noqa: S608
         "ORDER BY r.commit_xid, r.id",
         params,
     )
