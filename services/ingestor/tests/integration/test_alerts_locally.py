@@ -81,7 +81,7 @@ def test_dead_letters_faster_than_the_threshold_trip_the_dead_letter_alert(
         produce(kafka_settings, topics[0], [raw_doc("good.json", b'{"n": 1}')])
         wait_for(
             lambda: prometheus.scalar(base, "sum(streamsuite_ingestor_records_total)") == 1,
-            timeout_s=90,
+            timeout_s=180,  # the ingestor's start and first assignment on a loaded machine
             what="a good record stored and scraped",
         )
         prometheus.wait_evaluated(base)
@@ -129,7 +129,7 @@ def test_documents_produced_long_before_they_are_stored_trip_the_latency_alert(
         produce(kafka_settings, topics[0], docs("on-time", 40) + docs("straggler", 1, an_hour_ago))
         wait_for(
             lambda: prometheus.scalar(base, stored) == 41,
-            timeout_s=90,
+            timeout_s=180,  # the ingestor's start and first assignment on a loaded machine
             what="41 documents stored and scraped",
         )
         prometheus.wait_evaluated(base)
