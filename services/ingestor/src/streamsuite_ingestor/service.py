@@ -49,6 +49,7 @@ from streamsuite_common import db, kafka
 from streamsuite_common.config import ConfigError
 from streamsuite_common.contract import DeadLetter, parse_document_headers
 from streamsuite_common.kafka import KafkaUnavailable
+from streamsuite_common.lag import partition_lag
 from streamsuite_common.logs import get_logger
 from streamsuite_common.retry import backoff_delays
 from streamsuite_ingestor import unreadable
@@ -69,7 +70,6 @@ from streamsuite_ingestor.decode import (
 from streamsuite_ingestor.decode import (
     refusal as refuse,
 )
-from streamsuite_ingestor.lag import partition_lag
 from streamsuite_ingestor.metrics import Metrics
 from streamsuite_ingestor.migrate import migrate
 from streamsuite_ingestor.routes import Route
@@ -449,50 +449,71 @@ class Ingestor:
         group epoch it belongs to).
 
         Messages polled before an error are returned with it: they are stored first. A
-        rebalance during the polls voids them: they are dropped and every partition we hold
-        starts again from its committed offset."""
+        rebalance during the polls voids them (``_drop_rebalanced``)."""
         assert self.consumer is not None
-        limit, max_bytes = self.cfg.ingestor.batch_size, self.cfg.ingestor.max_batch_bytes
         epoch = self._epoch
-        records: list[Any] = []
-        size = 0
-        try:
-            # With a batch in flight, come back soon to commit it once it is stored.
-            wait_ms = self.cfg.ingestor.batch_timeout_ms
-            if self.in_flight is not None:
-                wait_ms = min(wait_ms, _IN_FLIGHT_POLL_MS)
-            polled = self.consumer.poll(timeout_ms=wait_ms, max_records=limit)
-            records = [r for batch in polled.values() for r in batch]
-            size = sum(map(record_bytes, records))
-            # Take what is already buffered too: bigger transactions, no extra waiting.
-            while records and len(records) < limit and size < max_bytes:
-                if self.stop.is_set():
-                    break
-                more = self.consumer.poll(timeout_ms=0, max_records=limit - len(records))
-                if not more:
-                    break
-                new = [r for batch in more.values() for r in batch]
-                records += new
-                size += sum(map(record_bytes, new))
-        except Exception as exc:  # a message the client cannot read, or the broker's trouble
-            error: Exception | None = exc
-        else:
-            error = None
+        records, error = self._fetch()
         if self._epoch != epoch:
-            if records or error is not None:
-                log.info("rebalanced while polling: reading again from the committed offsets")
-                # Seeking also makes the client drop the records it kept for a failed partition
-                # (without it, later polls spin on them and the ingestor wedges).
-                self._seek_committed()
-            # The error goes too: an unreadable message is met again after the messages before
-            # it, read again from the committed offsets. Dead-lettering it now would commit past
-            # them (they were just dropped): lost for good.
+            self._drop_rebalanced(records, error)
             return [], None, self._epoch
-        if records:
-            records, rest = split_by_bytes(records, max_bytes)
-            if rest:
-                self._rewind(rest)
-        return records, error, epoch
+        return self._within_bytes(records), error, epoch
+
+    def _fetch(self) -> tuple[list[Any], Exception | None]:
+        """The polled messages, and the error a poll raised (None if none did)."""
+        records: list[Any] = []
+        try:
+            self._poll_into(records)
+        except Exception as exc:  # a message the client cannot read, or the broker's trouble
+            return records, exc
+        return records, None
+
+    def _poll_into(self, records: list[Any]) -> None:
+        """One poll that may wait, then what is already buffered too (bigger transactions, no
+        extra waiting), up to the batch's count and bytes. Appends as it goes, so the messages
+        of the polls before a failing one stay in ``records``."""
+        limit, max_bytes = self.cfg.ingestor.batch_size, self.cfg.ingestor.max_batch_bytes
+        new = self._take(self._wait_ms(), limit)
+        records += new
+        size = sum(map(record_bytes, new))
+        while records and len(records) < limit and size < max_bytes and not self.stop.is_set():
+            new = self._take(0, limit - len(records))
+            if not new:
+                break
+            records += new
+            size += sum(map(record_bytes, new))
+
+    def _wait_ms(self) -> int:
+        """With a batch in flight, come back soon to commit it once it is stored."""
+        wait_ms = self.cfg.ingestor.batch_timeout_ms
+        if self.in_flight is not None:
+            wait_ms = min(wait_ms, _IN_FLIGHT_POLL_MS)
+        return wait_ms
+
+    def _take(self, timeout_ms: int, max_records: int) -> list[Any]:
+        """One poll's messages, of every partition."""
+        assert self.consumer is not None
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        return [r for batch in polled.values() for r in batch]
+
+    def _drop_rebalanced(self, records: list[Any], error: Exception | None) -> None:
+        """The group rebalanced while we polled: what came is dropped, and every partition we
+        hold starts again from its committed offset. The error goes too: an unreadable message
+        is met again after the messages before it, read again from the committed offsets;
+        dead-lettering it now would commit past them (they were just dropped): lost for good."""
+        if records or error is not None:
+            log.info("rebalanced while polling: reading again from the committed offsets")
+            # Seeking also makes the client drop the records it kept for a failed partition
+            # (without it, later polls spin on them and the ingestor wedges).
+            self._seek_committed()
+
+    def _within_bytes(self, records: list[Any]) -> list[Any]:
+        """The batch cut to the byte limit; what is over it is sought back to, polled next."""
+        if not records:
+            return records
+        batch, rest = split_by_bytes(records, self.cfg.ingestor.max_batch_bytes)
+        if rest:
+            self._rewind(rest)
+        return batch
 
     def _seek_committed(self) -> None:
         """Every partition we hold back to its committed offset (the earliest, if none)."""
@@ -662,7 +683,7 @@ class Ingestor:
     # --- lag ---
 
     def _update_lag(self) -> None:
-        """Between batches (nothing in flight): see streamsuite_ingestor.lag."""
+        """Between batches (nothing in flight): see streamsuite_common.lag."""
         now = time.monotonic()
         if self.consumer is None or now - self._lag_at < _LAG_EVERY_S:
             return
