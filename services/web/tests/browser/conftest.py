@@ -1,17 +1,25 @@
 """Headless Chromium for the browser tests (Debian's ``chromium``, driven by Playwright through
 its executable path): one browser per module, a fresh desktop-sized page per test, and
-screenshots at desktop and phone widths."""
+screenshots at desktop and phone widths; and what a module's servers run on: Kafka topics and
+a migrated schema of the module's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from devstack.testing import bearer
+from streamsuite_common.config import KafkaSettings
+from streamsuite_common.kafka import connect_admin, ensure_topics
+
+from ..conftest import migrated_schema
 
 CHROMIUM = os.environ.get("STREAMSUITE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,3 +66,42 @@ def page(browser: Browser) -> Iterator[Page]:
     opened.dialogs = dialogs  # type: ignore[attr-defined]
     yield opened
     context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(stack_env) -> Path:
+    """Where screenshots go: ``WEB_SCREENSHOTS``, else the stack's ``var/screenshots``."""
+    default = Path(stack_env.get("DEVSTACK_VAR", "var")) / "screenshots"
+    folder = Path(os.environ.get("WEB_SCREENSHOTS") or default)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def module_kafka(request, kafka_settings) -> Iterator[KafkaSettings]:
+    """Kafka settings whose records topic and DLQ are this module's own (``web.<module>.<id>``,
+    one partition, so an ingestor reads them in order); deleted after the module."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    suffix = uuid.uuid4().hex[:10]
+    topic, dlq = f"web.{name}.{suffix}", f"web.{name}.{suffix}.dlq"
+    admin = connect_admin(kafka_settings)
+    ensure_topics(admin, [topic, dlq], partitions=1)
+    try:
+        yield dataclasses.replace(kafka_settings, topic=topic, dlq_topic=dlq,
+                                  connect_timeout_s=20)  # fmt: skip
+    finally:
+        admin.delete_topics([topic, dlq])
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def module_schema(stack_env, writer_settings, reader_settings) -> Iterator[str]:
+    """A schema of this module's own, migrated by the ingestor's migrations; dropped after."""
+    admin_conn = psycopg2.connect(stack_env["DEVSTACK_PG_ADMIN_DSN"],
+                                  dbname=stack_env["DEVSTACK_PG_DBNAME"])  # fmt: skip
+    admin_conn.autocommit = True
+    try:
+        with migrated_schema(admin_conn, writer_settings, reader_settings) as name:
+            yield name
+    finally:
+        admin_conn.close()

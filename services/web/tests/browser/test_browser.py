@@ -21,14 +21,12 @@ from playwright.sync_api import Page, expect
 from devstack.testing import bearer
 from streamsuite_common.auth import AuthSettings
 from streamsuite_common.db import connect_kwargs
-from streamsuite_common.kafka import connect_admin, ensure_topics
 from streamsuite_common.query import read as query_read
 
 from ..conftest import (
     XSS_IMG,
     XSS_SCRIPT,
     filling,
-    migrated_schema,
     running_ingestor,
     serving,
     wait_for,
@@ -49,59 +47,41 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(stack_env, kafka_settings, writer_settings, reader_settings) -> Iterator[Env]:
-    suffix = uuid.uuid4().hex[:10]
-    topic, dlq = f"web.browser.{suffix}", f"web.browser.{suffix}.dlq"
-    admin = connect_admin(kafka_settings)
-    ensure_topics(admin, [topic, dlq], partitions=1)
-    kafka = dataclasses.replace(kafka_settings, topic=topic, dlq_topic=dlq, connect_timeout_s=20)
-    admin_conn = psycopg2.connect(stack_env["DEVSTACK_PG_ADMIN_DSN"],
-                                  dbname=stack_env["DEVSTACK_PG_DBNAME"])  # fmt: skip
-    admin_conn.autocommit = True
-    shots = Path(stack_env.get("DEVSTACK_VAR", "var")) / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    try:
-        with contextlib.ExitStack() as stack:
-            schema = stack.enter_context(
-                migrated_schema(admin_conn, writer_settings, reader_settings)
-            )
-            filler = stack.enter_context(filling(writer_settings, schema))
-            ids = {
-                "ada": filler.add(
-                    {"name": "Ada Lovelace", "age": 36, "langs": ["en", "fr"]},
-                    source="people/ada.yaml",
-                )[0],
-                "bob": filler.add({"name": "Bob", "age": 17})[0],
-                "city": filler.add(
-                    {"address": {"city": "London", "zip": "N1"}, "tags": ["x", "y"]}
-                )[0],
-                "xss": filler.add({"name": XSS_SCRIPT, "note": XSS_IMG}, source=XSS_IMG)[0],
-            }
-            filler.dead_letter("invalid-json", XSS_SCRIPT.encode(), source=XSS_IMG,
-                               detail="Expecting value at line 1 column 1")  # fmt: skip
-            filler.dead_letter("invalid-yaml", b"a: [\n", source="bad.yaml",
-                               detail="expected ',' or ']' at line 2 column 1")  # fmt: skip
-            stack.enter_context(
-                running_ingestor(kafka, writer_settings, reader_settings.dbuser, schema)
-            )
-            web = stack.enter_context(serving(web_config(reader_settings, schema, kafka=kafka)))
-            stack_web = stack.enter_context(
-                serving(web_config(reader_settings, stack_env.get("DEVSTACK_SCHEMA",
-                                                                  "streamsuite")))
-            )  # fmt: skip
-            yield Env(
-                url=str(web.base_url).rstrip("/"),
-                stack_url=str(stack_web.base_url).rstrip("/"),
-                schema=schema,
-                reader=dataclasses.replace(reader_settings, schema=schema),
-                ids=ids,
-                shots=shots,
-                inbox=Path(stack_env.get("DEVSTACK_VAR", "var")) / "inbox",
-            )
-    finally:
-        admin_conn.close()
-        admin.delete_topics([topic, dlq])
-        admin.close()
+def env(
+    stack_env, module_kafka, module_schema, screenshot_dir, writer_settings, reader_settings
+) -> Iterator[Env]:
+    schema = module_schema
+    with contextlib.ExitStack() as stack:
+        filler = stack.enter_context(filling(writer_settings, schema))
+        ids = {
+            "ada": filler.add(
+                {"name": "Ada Lovelace", "age": 36, "langs": ["en", "fr"]},
+                source="people/ada.yaml",
+            )[0],
+            "bob": filler.add({"name": "Bob", "age": 17})[0],
+            "city": filler.add({"address": {"city": "London", "zip": "N1"}, "tags": ["x", "y"]})[0],
+            "xss": filler.add({"name": XSS_SCRIPT, "note": XSS_IMG}, source=XSS_IMG)[0],
+        }
+        filler.dead_letter("invalid-json", XSS_SCRIPT.encode(), source=XSS_IMG,
+                           detail="Expecting value at line 1 column 1")  # fmt: skip
+        filler.dead_letter("invalid-yaml", b"a: [\n", source="bad.yaml",
+                           detail="expected ',' or ']' at line 2 column 1")  # fmt: skip
+        stack.enter_context(
+            running_ingestor(module_kafka, writer_settings, reader_settings.dbuser, schema)
+        )
+        web = stack.enter_context(serving(web_config(reader_settings, schema, kafka=module_kafka)))
+        stack_web = stack.enter_context(
+            serving(web_config(reader_settings, stack_env.get("DEVSTACK_SCHEMA", "streamsuite")))
+        )
+        yield Env(
+            url=str(web.base_url).rstrip("/"),
+            stack_url=str(stack_web.base_url).rstrip("/"),
+            schema=schema,
+            reader=dataclasses.replace(reader_settings, schema=schema),
+            ids=ids,
+            shots=screenshot_dir,
+            inbox=Path(stack_env.get("DEVSTACK_VAR", "var")) / "inbox",
+        )
 
 
 def shoot(page: Page, env: Env, name: str) -> None:

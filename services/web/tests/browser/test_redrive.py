@@ -6,10 +6,8 @@ and each redrive is recorded with who sent it."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from streamsuite_common.db import connect_kwargs
-from streamsuite_common.kafka import connect_admin, ensure_topics
 from streamsuite_ingestor.routes import Field, Route, all_routes
 
-from ..conftest import migrated_schema, running_ingestor, serving, unique, wait_for, web_config
+from ..conftest import running_ingestor, serving, unique, wait_for, web_config
 from .conftest import screenshots
 
 # Submit, Kafka, a (re)joining ingestor, PostgreSQL: generous on a busy 2-core machine.
@@ -81,35 +78,17 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(stack_env, kafka_settings, writer_settings, reader_settings) -> Iterator[Env]:
-    suffix = uuid.uuid4().hex[:10]
-    topic, dlq = f"web.redrive.{suffix}", f"web.redrive.{suffix}.dlq"
-    admin = connect_admin(kafka_settings)
-    ensure_topics(admin, [topic, dlq], partitions=1)
-    kafka = dataclasses.replace(kafka_settings, topic=topic, dlq_topic=dlq, connect_timeout_s=20)
-    admin_conn = psycopg2.connect(stack_env["DEVSTACK_PG_ADMIN_DSN"],
-                                  dbname=stack_env["DEVSTACK_PG_DBNAME"])  # fmt: skip
-    admin_conn.autocommit = True
-    # beside the other browser tests' screenshots, or where WEB_SCREENSHOTS says
-    default_shots = Path(stack_env.get("DEVSTACK_VAR", "var")) / "screenshots"
-    shots = Path(os.environ.get("WEB_SCREENSHOTS") or default_shots)
-    shots.mkdir(parents=True, exist_ok=True)
-    try:
-        with contextlib.ExitStack() as stack:
-            schema = stack.enter_context(
-                migrated_schema(admin_conn, writer_settings, reader_settings)
-            )
-            web = stack.enter_context(serving(web_config(reader_settings, schema, kafka=kafka)))
-            yield Env(
-                url=str(web.base_url).rstrip("/"), kafka=kafka, writer=writer_settings,
-                reader=dataclasses.replace(reader_settings, schema=schema),
-                reader_role=reader_settings.dbuser, schema=schema,
-                group=unique("web-redrive-ingestor"), shots=shots,
-            )  # fmt: skip
-    finally:
-        admin_conn.close()
-        admin.delete_topics([topic, dlq])
-        admin.close()
+def env(
+    module_kafka, module_schema, screenshot_dir, writer_settings, reader_settings
+) -> Iterator[Env]:
+    config = web_config(reader_settings, module_schema, kafka=module_kafka)
+    with serving(config) as web:
+        yield Env(
+            url=str(web.base_url).rstrip("/"), kafka=module_kafka, writer=writer_settings,
+            reader=dataclasses.replace(reader_settings, schema=module_schema),
+            reader_role=reader_settings.dbuser, schema=module_schema,
+            group=unique("web-redrive-ingestor"), shots=screenshot_dir,
+        )  # fmt: skip
 
 
 def submit(page: Page, env: Env, text: str) -> None:
