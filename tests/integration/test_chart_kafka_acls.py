@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import TopicAuthorizationFailedError
 from psycopg2 import sql
 
@@ -37,6 +37,7 @@ from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import Spool
 from streamsuite_publisher.status import Backlog, Identity, StatusReporter
 from streamsuite_web.backlog import BacklogReader
+from streamsuite_web.lag import LagReader
 from streamsuite_web.submit import Submitter, limits_of, prepare
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "streamsuite"
@@ -225,3 +226,24 @@ def test_publisher_reports_its_backlog_and_the_web_reads_it_as_their_chart_users
             "streamsuite-publisher-acl-0", 3, 42.0)  # fmt: skip
     finally:
         reporter.stop()
+
+
+def test_the_web_reads_the_ingestor_groups_lag_as_its_chart_user(broker):
+    # The ingestor's group commits an offset, as the ingestor user...
+    options = client_options(as_user(broker, "streamsuite-ingestor"), client_id="acl-test")
+    consumer = KafkaConsumer(group_id=GROUP, enable_auto_commit=False, **options)
+    try:
+        consumer.assign([TopicPartition(TOPIC, 0)])
+        consumer.seek(TopicPartition(TOPIC, 0), 0)
+        consumer.commit({TopicPartition(TOPIC, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        consumer.close()
+    # ...and the Status page's lag table, as the web user, finds it (without Describe on the
+    # group, Kafka hides it: the table said no group had committed offsets).
+    reader = LagReader(as_user(broker, "streamsuite-web"))
+    try:
+        report = reader.report()
+    finally:
+        reader.close_clients()
+    assert report.error is None, report.error
+    assert GROUP in {row.group for row in report.rows}, report

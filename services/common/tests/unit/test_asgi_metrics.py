@@ -94,7 +94,8 @@ def test_a_fast_answer_is_counted_but_not_logged_by_default() -> None:
         asyncio.run(RequestMetrics(ok, metrics, access=access)(dict(scope), None, drop))
         asyncio.run(RequestMetrics(missing, metrics, access=access)(dict(scope), None, drop))
         lines = [line for line in stream.getvalue().splitlines() if '"request"' in line]
-        assert len(lines) == 1 and '"status": 404' in lines[0], stream.getvalue()
+        assert len(lines) == 1, stream.getvalue()
+        assert '"status": 404' in lines[0]
         total = metrics.registry.get_sample_value(
             "streamsuite_query_api_requests_total",
             {"route": "unmatched", "method": "GET", "status": "200"},

@@ -47,5 +47,6 @@ def test_copy_straight_into_records_has_the_record_columns_only():
 
     rows = [Row("{}", DocumentMeta(), KafkaCoordinates("records", 2, 6), None)]
     (line, end) = copy_text(rows, staged=False).split("\n")
-    assert end == "" and len(line.split("\t")) == len(RECORD_COLUMNS)
+    assert end == ""
+    assert len(line.split("\t")) == len(RECORD_COLUMNS)
     assert copy_records_sql() == f"COPY records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
