@@ -342,3 +342,25 @@ def test_navigation_live_region_and_reduced_motion(page: Page, env: Env):
     expect(page.locator("#live-announce")).to_have_text(re.compile(r"^\d+ new records?$"))
     page.keyboard.press("Tab")
     expect(page.locator("a.skip")).to_be_focused()
+
+
+def test_kafka_partition_and_offset_filters_narrow_the_table(page: Page, env: Env):
+    # The filler stores ada, bob, city and xss on partition 0 at offsets 1, 2, 3 and 4.
+    page.goto(f"{env.url}/records")
+    page.click("details.more summary")
+    page.fill("input[name=partition]", "0")
+    page.fill("input[name=offset_min]", "2")
+    page.fill("input[name=offset_max]", "3")
+    page.click("form.filters button[type=submit]")
+    assert "partition=0" in page.url
+    assert "offset_min=2" in page.url
+    assert "offset_max=3" in page.url
+    shown = set(page.locator("#records tbody tr").evaluate_all(
+        "rows => rows.map(r => +r.dataset.id)"))  # fmt: skip
+    assert {env.ids["bob"], env.ids["city"]} <= shown
+    assert not {env.ids["ada"], env.ids["xss"]} & shown
+    page.click("#api summary")
+    assert "partition=0&offset_min=2&offset_max=3" in page.locator("#curl").inner_text()
+    page.goto(f"{env.url}/records?offset_min=2")
+    expect(page.locator("#filter-error")).to_contain_text("offset_min")
+    shoot(page, env, "records-kafka-filters")
