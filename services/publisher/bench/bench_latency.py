@@ -23,11 +23,13 @@ from pathlib import Path
 
 import psycopg2
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg2 import sql
 
 from devstack.services import SERVICES, config_tree, environment
 from devstack.settings import StackSettings
 from devstack.stack import read_env_file
+from devstack.testing import free_port, http_get
 from streamsuite_common.config import KafkaSettings
 from streamsuite_common.kafka import connect_admin, ensure_topics
 
@@ -93,6 +95,22 @@ def wait_until(condition, what: str, timeout_s: float) -> None:
         time.sleep(0.05)
 
 
+def means(port: int, *histograms: str) -> dict[str, tuple[float, float]]:
+    """(count, mean) of each named histogram on a service's /metrics."""
+    status, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    found: dict[str, tuple[float, float]] = {}
+    if status != 200:
+        return found
+    for family in text_string_to_metric_families(
+        body.decode() if isinstance(body, bytes) else body
+    ):
+        if family.name in histograms:
+            values = {s.name.removeprefix(family.name): s.value for s in family.samples}
+            count = values.get("_count", 0.0)
+            found[family.name] = (count, values.get("_sum", 0.0) / count if count else 0.0)
+    return found
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
@@ -123,14 +141,17 @@ def main() -> int:
             inbox, staging = workdir / "inbox", workdir / "staging"
             inbox.mkdir()
             staging.mkdir()
-            quiet = {"LOG": {"LEVEL": "warning", "FORMAT": "json"}, "HTTP": {"PORT": 0}}
+            quiet = {"LOG": {"LEVEL": "warning", "FORMAT": "json"}}
+            ports = {"ingestor": free_port(), "publisher": free_port()}
             spec = {spec.name: spec for spec in SERVICES}
             ingestor = config_tree(spec["ingestor"], settings) | quiet
+            ingestor["HTTP"] = {"HOST": "127.0.0.1", "PORT": ports["ingestor"]}
             ingestor["KAFKA"] |= {"TOPIC": topic, "DLQ_TOPIC": dlq}
             ingestor["DATABASE"]["SCHEMA"] = schema
             ingestor["INGESTOR"] = {"GROUP_ID": f"bench-{run_id}", "READER_ROLE": ""}
             publisher = config_tree(spec["publisher"], settings) | quiet
             publisher["KAFKA"] |= {"TOPIC": topic, "DLQ_TOPIC": dlq}
+            publisher["HTTP"] = {"HOST": "127.0.0.1", "PORT": ports["publisher"]}
             processes.append(start("ingestor", settings, ingestor, workdir))
             processes.append(start("publisher", settings, publisher, workdir, "--dir", str(inbox)))
 
@@ -171,6 +192,10 @@ def main() -> int:
                 (f"f-{f:06d}.jsonl", d) for f in range(count) for d in range(args.docs_per_file)
             ]
             wait_until(lambda: all(key in watcher.seen for key in expected), "every row", 300)
+            # Where the middle stage goes: the publisher's transactions, the ingestor's batches.
+            stats = means(ports["publisher"], "streamsuite_publisher_publish_seconds") | means(
+                ports["ingestor"], "streamsuite_ingestor_batch_duration_seconds",
+                "streamsuite_ingestor_batch_size_messages")  # fmt: skip
     finally:
         for process in processes:
             process.terminate()
@@ -212,6 +237,15 @@ def main() -> int:
     for stage, name in enumerate(stages, start=1):
         p50, p99 = percentile(ms(stage), 0.5), percentile(ms(stage), 0.99)
         print(f"  {name:<44} p50 {p50:>6.0f}  p99 {p99:>6.0f}")
+    for metric, what, scale, unit in (
+        ("streamsuite_publisher_publish_seconds", "publisher transactions", 1000, "ms"),
+        ("streamsuite_ingestor_batch_duration_seconds", "ingestor batches, poll → commit", 1000,
+         "ms"),
+        ("streamsuite_ingestor_batch_size_messages", "ingestor batch size", 1, "messages"),
+    ):  # fmt: skip
+        if metric in stats:
+            count, mean = stats[metric]
+            print(f"  {what:<44} {count:,.0f}, mean {mean * scale:,.1f} {unit}")
     return 0
 
 
