@@ -412,7 +412,14 @@ async def get_record(
 ) -> Response:
     """A stored record never changes: the answer has a strong `ETag` and
     `Cache-Control: private, max-age=31536000, immutable`."""
-    fields = parse_select(select)
+    return await record_answer(request, record_id, parse_select(select), if_none_match)
+
+
+async def record_answer(
+    request: Request, record_id: int, fields: tuple[str, ...] | None, if_none_match: str | None
+) -> Response:
+    """One record, its ETag and caching headers (``get_record``, and ``fast_routes`` for the
+    plain request)."""
     found = await _read(request, lambda c: query_read.get_record(c, record_id))
     if found is None:
         raise ApiError(404, f"record {record_id}: not found", parameter="record_id")

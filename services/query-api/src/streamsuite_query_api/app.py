@@ -23,7 +23,7 @@ from streamsuite_common.pool import ReadOnlyPool, records_readable
 from streamsuite_common.problems import PROBLEM_JSON
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
-from streamsuite_query_api import __version__, cors, docs, errors, models
+from streamsuite_query_api import __version__, cors, docs, errors, fast_routes, models
 from streamsuite_query_api.api import Context, router
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
 from streamsuite_query_api.metrics import Metrics
@@ -151,6 +151,7 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
     errors.install(app)
     errors.document(app)
     app.include_router(router)
+    fast_routes.install(app)
 
     @app.get("/healthz", response_model=models.Health, tags=["operations"])
     async def healthz() -> dict:
