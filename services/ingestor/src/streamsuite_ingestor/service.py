@@ -86,6 +86,7 @@ _CAUGHT_UP_TIMEOUT_MS = 3_000
 _LEAVE_TIMEOUT_S = 5.0
 _IN_FLIGHT_POLL_MS = 50
 FETCH_MAX_WAIT_MS = 100
+_TOPIC_WAIT_S = 1.0
 
 
 class FencedInstance(ConfigError):
@@ -214,6 +215,7 @@ class Ingestor:
             # with 491 ms of it in this step (bench_latency.py).
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
+        self._await_partitions([settings.topic, settings.dlq_topic])
         self.consumer.subscribe([settings.topic, settings.dlq_topic], listener=_Handoff(self))
         log.info(
             "consuming",
@@ -441,6 +443,26 @@ class Ingestor:
             if admin is not None:
                 with contextlib.suppress(Exception):
                     admin.close()
+
+    def _await_partitions(self, topics: list[str]) -> None:
+        """Join the group only once this client knows the topics' partitions. The group's
+        leader assigns from what its client knows when the group forms: a topic created at
+        that moment (the chart creates them with the pods, the tests just before) had no
+        partition metadata yet ("No partition metadata for topic"), the member was assigned
+        nothing, and sat so for minutes (two of three fresh-clone runs of the suite saw it)."""
+        assert self.consumer is not None
+        waiting: list[str] = []
+        while not self.stop.is_set():
+            try:
+                missing = [t for t in topics if not self.consumer.partitions_for_topic(t)]
+            except KafkaError as exc:
+                missing = [f"{', '.join(topics)} ({exc.__class__.__name__})"]
+            if not missing:
+                return
+            if missing != waiting:
+                log.warning("waiting for the topics to exist", topics=missing)
+                waiting = missing
+            self.stop.wait(_TOPIC_WAIT_S)
 
     # --- one batch ---
 
