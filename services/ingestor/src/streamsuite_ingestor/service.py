@@ -453,6 +453,7 @@ class Ingestor:
         assert self.consumer is not None
         waiting: list[str] = []
         while not self.stop.is_set():
+            self.heartbeat = time.monotonic()  # waiting, not stuck: /healthz stays alive
             try:
                 missing = [t for t in topics if not self.consumer.partitions_for_topic(t)]
             except KafkaError as exc:
