@@ -215,8 +215,11 @@ class Ingestor:
             # with 491 ms of it in this step (bench_latency.py).
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
-        self._await_partitions([settings.topic, settings.dlq_topic])
         self.consumer.subscribe([settings.topic, settings.dlq_topic], listener=_Handoff(self))
+        # Subscribed first: the metadata fetched while waiting then updates the group's view of
+        # the subscribed topics, so its first assignment is not followed by a needless rejoin.
+        # The group is joined at the first poll, after the wait.
+        self._await_partitions([settings.topic, settings.dlq_topic])
         log.info(
             "consuming",
             topics=[settings.topic, settings.dlq_topic],
@@ -445,7 +448,8 @@ class Ingestor:
                     admin.close()
 
     def _await_partitions(self, topics: list[str]) -> None:
-        """Join the group only once this client knows the topics' partitions. The group's
+        """Join the group (at the first poll) only once this client knows the topics'
+        partitions. The group's
         leader assigns from what its client knows when the group forms: a topic created at
         that moment (the chart creates them with the pods, the tests just before) had no
         partition metadata yet ("No partition metadata for topic"), the member was assigned
