@@ -175,6 +175,48 @@ def wait_evaluated(base: str, timeout_s: float = 60) -> None:
     wait_for(lambda: _evaluated_since(base, called), timeout_s=timeout_s, what="a rule evaluation")
 
 
+HTTP_ERRORS = "StreamsuiteHttpErrors"
+
+
+def drive_http_errors(
+    base: str,
+    client: Any,
+    *,
+    path: str,
+    answered: str,
+    failing_status: int,
+    job: str,
+    failing: Any,
+) -> None:
+    """StreamsuiteHttpErrors on a real HTTP service (its requests counter ``answered`` summed
+    over ``path``): twenty 400s leave it quiet, then inside ``failing`` (a context that makes
+    ``path`` answer ``failing_status``) it turns pending for ``job``, and after it ``path``
+    answers 200 again. The series of a status is born at its first answer and rate() counts
+    what is added after that: one bad request is scraped before the other nineteen."""
+
+    def bad_requests(count: int) -> None:
+        for _ in range(count):
+            assert client.get(path, params={"limit": "-1"}).status_code == 400
+
+    bad_requests(1)
+    wait_for(lambda: scalar(base, answered) == 1, what="1 answer scraped")
+    bad_requests(19)
+    wait_for(lambda: scalar(base, answered) == 20, what="20 answers scraped")
+    wait_evaluated(base)
+    assert HTTP_ERRORS not in active_alerts(base)
+
+    def failing_and_alerting() -> bool:
+        assert client.get(path).status_code == failing_status
+        return HTTP_ERRORS in active_alerts(base)
+
+    with failing:
+        wait_for(failing_and_alerting, timeout_s=90, what="the HTTP error alert")
+    (alert,) = active_alerts(base)[HTTP_ERRORS]
+    assert alert["state"] == "pending"
+    assert alert["labels"]["job"] == job
+    assert client.get(path).status_code == 200
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack.prometheus", description=__doc__)
     parser.add_argument("--port", type=int, help=f"default {DEFAULT_PORT} + the port offset")
