@@ -15,9 +15,13 @@ stored records (default 1,000,000; BENCH_QUERY_RECORDS or --records for fewer).
    request's scheduled time, so a slow answer is not hidden by the requests it delays), for
    streamsuite and PostGraphile; pgbench with the very SELECT the API issues, closed loop and
    at the same fixed rate (``--rate``, its latency includes schedule lag too).
+   Before a case is timed, its first requests must return the same record ids from every
+   contender (a GraphQL error arrives in a 200, so statuses alone would time errors), and
+   every timed answer that is not a 200 or is a GraphQL error counts as an error.
 4. One table: case, contender, mode, req/s, p50, p99, errors. The schema is dropped at the end.
 
     .venv/bin/python services/query-api/bench/bench_query.py [--records N] [--seconds 10]
+        [--cases 'by id,common']
 """
 
 from __future__ import annotations
@@ -173,6 +177,43 @@ def send(conn: http.client.HTTPConnection, request: Request) -> tuple[int, bytes
     return response.status, response.read()
 
 
+def answered(status: int, body: bytes) -> bool:
+    """A 200 that is not a GraphQL error (GraphQL reports errors in a 200's body; PostGraphile
+    puts ``errors`` first). ``sample_ids`` checks one whole answer per case before timing."""
+    return status == 200 and not body.startswith(b'{"errors"')
+
+
+def sample_ids(body: bytes) -> list[int]:
+    """The record ids of one answer of either contender: streamsuite's record or page, or
+    PostGraphile's ``recordById`` / ``allRecords``; SystemExit on anything else."""
+    answer = json.loads(body)
+    if "errors" in answer:
+        raise SystemExit(f"GraphQL errors: {answer['errors']}")
+    if "data" in answer:
+        (found,) = answer["data"].values()
+        nodes = [found] if found and "nodes" not in found else (found or {}).get("nodes", [])
+    else:
+        nodes = answer.get("items", [answer])
+    return [int(node["id"]) for node in nodes]
+
+
+def same_answers(name: str, contenders: list[tuple[str, int, Callable]]) -> None:
+    """Before a case is timed: its first requests (the same sampled values for every
+    contender) return the same record ids from each, at least one, so no contender is timed
+    answering errors or nothing."""
+    for seed in range(3):
+        found = {}
+        for contender, port, make in contenders:
+            status, body = send(http.client.HTTPConnection("127.0.0.1", port, timeout=30),
+                                make(random.Random(seed)))  # fmt: skip  # noqa: S311
+            if status != 200:
+                raise SystemExit(f"{name}: {contender} answered {status}: {body[:300]!r}")
+            found[contender] = sample_ids(body)
+        first = next(iter(found.values()))
+        if not first or any(ids != first for ids in found.values()):
+            raise SystemExit(f"{name}: the contenders disagree (or found nothing): {found}")
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -211,9 +252,9 @@ def load_closed(port: int, make: Callable[[random.Random], Request], seconds: fl
         start.wait()
         while time.monotonic() < deadline:
             began = time.perf_counter()
-            status, _ = send(conn, make(rng))
+            status, body = send(conn, make(rng))
             mine.append(time.perf_counter() - began)
-            bad += status != 200
+            bad += not answered(status, body)
         conn.close()
         with lock:
             latencies.extend(mine)
@@ -231,8 +272,8 @@ def load_closed(port: int, make: Callable[[random.Random], Request], seconds: fl
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    request: Request) -> int:  # fmt: skip
-    """One HTTP/1.1 request on a kept-alive connection; the status (body read and dropped)."""
+                    request: Request) -> tuple[int, bytes]:  # fmt: skip
+    """One HTTP/1.1 request on a kept-alive connection; the status and the body."""
     method, path, body = request
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     if body:
@@ -246,13 +287,14 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
+    body = b""
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while (size := int((await reader.readline()).strip(), 16)) > 0:
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:-2]
         await reader.readline()
     else:
-        await reader.readexactly(int(headers.get("content-length", "0")))
-    return int(status_line.split()[1])
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1]), body
 
 
 async def _open_loop(port: int, make: Callable[[random.Random], Request], rate: float,
@@ -272,20 +314,20 @@ async def _open_loop(port: int, make: Callable[[random.Random], Request], rate: 
         conn = idle.pop() if reused else await asyncio.open_connection("127.0.0.1", port)
         try:
             try:
-                status = await _exchange(*conn, request)
+                status, body = await _exchange(*conn, request)
             except ConnectionResetError:
                 if not reused:
                     raise
                 # An idle connection the server had closed: the request never ran; resend it.
                 conn[1].close()
                 conn = await asyncio.open_connection("127.0.0.1", port)
-                status = await _exchange(*conn, request)
+                status, body = await _exchange(*conn, request)
         except (OSError, ValueError, asyncio.IncompleteReadError):
             errors += 1
             conn[1].close()
             return
         latencies.append(time.perf_counter() - scheduled)
-        errors += status != 200
+        errors += not answered(status, body)
         idle.append(conn)
 
     began = time.perf_counter()
@@ -466,7 +508,9 @@ def cases(admin, low: int, high: int, count: int) -> list[tuple]:
             "key/value selective (1 match)",
             lambda rng: ("GET", f"/api/v1/records?key=nested.v&value={2 * rng.randrange(even)}",
                          None),
-            lambda rng: graphql(contains, {"c": {"nested": {"v": 2 * rng.randrange(even)}}}),
+            # PostGraphile 4 takes a JSON argument as a string of JSON.
+            lambda rng: graphql(contains,
+                                {"c": json.dumps({"nested": {"v": 2 * rng.randrange(even)}})}),
             pgbench_script(admin, records_window_sql(
                 RecordFilter(key=("nested", "v"), value=marker), high + 1, 51),
                 f"\\set v random(0, {even - 1}) * 2", marker, "v", lead=" "),
@@ -475,7 +519,8 @@ def cases(admin, low: int, high: int, count: int) -> list[tuple]:
             "key/value common (limit 50)",
             lambda rng: ("GET", f"/api/v1/records?key=group&value=g{rng.randrange(0, GROUPS, 2)}",
                          None),
-            lambda rng: graphql(contains, {"c": {"group": f"g{rng.randrange(0, GROUPS, 2)}"}}),
+            lambda rng: graphql(contains,
+                                {"c": json.dumps({"group": f"g{rng.randrange(0, GROUPS, 2)}"})}),
             pgbench_script(admin, records_window_sql(
                 RecordFilter(key=("group",), value=f'"g{marker}"'), high + 1, 51),
                 f"\\set grp random(0, {GROUPS // 2 - 1}) * 2", marker, "grp"),
@@ -490,6 +535,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--seconds", type=float, default=float(os.environ.get("BENCH_QUERY_SECONDS", "10"))
+    )
+    parser.add_argument(
+        "--cases",
+        default=os.environ.get("BENCH_QUERY_CASES", ""),
+        help="comma-separated parts of case names to run (default: all), e.g. 'by id,common'",
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
@@ -521,13 +571,15 @@ def main() -> int:
                   f"{result.errors} errors", flush=True)  # fmt: skip
 
         with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as workdir:
+            wanted = [part.strip() for part in args.cases.split(",") if part.strip()]
             for number, (name, ours, theirs, script) in enumerate(
                 cases(admin, low, high, args.records)
             ):
-                for contender, target, make in (
-                    ("streamsuite", port, ours),
-                    ("PostGraphile", graphile_port, theirs),
-                ):
+                if wanted and not any(part in name for part in wanted):
+                    continue
+                contenders = [("streamsuite", port, ours), ("PostGraphile", graphile_port, theirs)]
+                same_answers(name, contenders)
+                for contender, target, make in contenders:
                     load_closed(target, make, 1.0, args.clients)  # warm-up
                     measured(name, contender, "closed",
                              load_closed(target, make, args.seconds, args.clients))  # fmt: skip
