@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import json
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,8 @@ CLOCK_SLACK_S = 60.0  # read a little further back: the publishers' clocks are n
 CACHE_S = 10.0
 PAGE_WAIT_S = 4.0
 READ_BUDGET_S = 3.0  # reading the messages themselves, once the offsets are known
+SHOWN_CHARS = 256  # of a name, host or inbox: the page stays small whatever a report holds
+MAX_FILES = 2**53  # a count beyond this is not a publisher's (nor exact in JSON)
 
 
 class BadStatus(ValueError):
@@ -78,8 +81,12 @@ def _text(event: Mapping[str, Any], name: str) -> str:
 
 def _number(event: Mapping[str, Any], name: str) -> float:
     value = event.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise BadStatus(f"{name}: expected a number >= 0")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value < math.inf  # NaN fails both comparisons; 1e400 parses as inf
+    ):
+        raise BadStatus(f"{name}: expected a finite number >= 0")
     return value
 
 
@@ -87,8 +94,8 @@ def parse_status(key: bytes | None, value: bytes) -> PublisherStatus:
     """Pure: one status event's value (its key names the instance when the value does not)."""
     try:
         event = json.loads(value)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadStatus(f"not JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadStatus(f"not JSON: {str(exc)[:80]}") from exc
     if not isinstance(event, dict):
         raise BadStatus("not a JSON object")
     instance = _text(event, "instance") or (key or b"").decode("utf-8", "replace")
@@ -100,13 +107,14 @@ def parse_status(key: bytes | None, value: bytes) -> PublisherStatus:
     if at.tzinfo is None:
         raise BadStatus("at: no time zone")
     files = _number(event, "inbox_files")
-    if files != int(files):
-        raise BadStatus("inbox_files: expected a whole number")
+    if files != int(files) or files > MAX_FILES:
+        raise BadStatus(f"inbox_files: expected a whole number up to {MAX_FILES}")
     inbox = _text(event, "inbox")
     return PublisherStatus(
-        instance=instance,
-        host=_text(event, "host"),
-        inbox=inbox,
+        instance=instance[:SHOWN_CHARS],
+        host=_text(event, "host")[:SHOWN_CHARS],
+        inbox=inbox[:SHOWN_CHARS],
+        # Compared only (inboxes counted once in the total), never shown: kept whole.
         spool=_text(event, "spool") or inbox or instance,
         inbox_files=int(files),
         oldest_waiting_s=float(_number(event, "oldest_waiting_s")),

@@ -52,6 +52,43 @@ def test_a_report_that_is_not_a_publishers_status_is_refused(value):
         parse_status(b"k", value)
 
 
+AT = '"at": "2026-12-02T05:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [f'{{"inbox_files": 1e400, "oldest_waiting_s": 0, {AT}}}'.encode(),  # inf
+     f'{{"inbox_files": NaN, "oldest_waiting_s": 0, {AT}}}'.encode(),
+     f'{{"inbox_files": 1, "oldest_waiting_s": Infinity, {AT}}}'.encode(),
+     f'{{"inbox_files": 1, "oldest_waiting_s": NaN, {AT}}}'.encode(),
+     f'{{"inbox_files": {10**400}, "oldest_waiting_s": 0, {AT}}}'.encode(),
+     f'{{"inbox_files": {"9" * 5000}, "oldest_waiting_s": 0, {AT}}}'.encode(),  # > int digits
+     b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser's recursion
+     f'{{"inbox_files": 1, "oldest_waiting_s": 0, "at": "{"9" * 100_000}"}}'.encode()],
+)  # fmt: skip
+def test_hostile_numbers_and_nesting_are_refused_as_bad_status(value):
+    """Each raised something other than BadStatus before (OverflowError, ValueError,
+    RecursionError), which emptied the whole Status table instead of skipping one event."""
+    with pytest.raises(BadStatus):
+        parse_status(b"k", value)
+    newest, unreadable = newest_per_instance([event("a", 2), (b"k", value)])
+    assert (set(newest), unreadable) == ({"a"}, 1)
+
+
+def test_huge_texts_are_cut_for_the_page():
+    """A 10 MB report is one event like any other; what the page shows of it stays small."""
+    huge = "x" * 10_000_000
+    value = json.dumps({"instance": huge, "host": huge, "inbox": huge, "spool": huge,
+                        "inbox_files": 10**12, "oldest_waiting_s": 1e300,
+                        "at": "2026-12-02T05:00:00Z"}).encode()  # fmt: skip
+    status = parse_status(b"k", value)
+    assert max(len(status.instance), len(status.host), len(status.inbox)) <= 256
+    assert len(status.spool) == 10_000_000  # only compared, never shown: kept whole
+    assert status.inbox_files == 10**12
+    (row,) = rows(report_of({"k": status}, NOW, "t"), NOW)
+    assert row["oldest"].endswith("d") or " d" in row["oldest"]
+
+
 def test_the_newest_report_per_publisher_wins_and_bad_ones_are_counted():
     newest, unreadable = newest_per_instance(
         [event("a", 5, ago_s=30), event("b", 1), (b"a", b"garbage"), event("a", 2, ago_s=3)]
