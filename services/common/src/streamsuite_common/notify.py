@@ -4,6 +4,10 @@ One ``Notifier`` per process keeps a dedicated connection (outside the pool) in 
 streamsuite_records`` (the ingestor NOTIFYs once per stored batch, naming its schema) and wakes
 every waiting stream. A notification is only a hint: the streams re-read on every heartbeat
 too, so a missed one (listener reconnecting) delays a record by a heartbeat, never loses it.
+
+Wake-ups are debounced (``Debounce``): each stored batch NOTIFYs, and every wake costs each
+open stream a query, so a burst wakes the streams at once, then at most once per
+``debounce_s``; a NOTIFY inside that interval is never dropped, it wakes them at its end.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import select
 import threading
+import time
 
 import psycopg2
 import psycopg2.extensions
@@ -22,6 +28,39 @@ from streamsuite_common.logs import get_logger
 log = get_logger(__name__)
 
 CHANNEL = "streamsuite_records"
+DEBOUNCE_S = 0.05  # a burst costs each stream at most 20 queries a second
+POLL_S = 0.5  # how often the listener looks at its stop flag
+
+
+class Debounce:
+    """Leading and trailing edge: the first hit fires at once, hits within ``interval_s`` of
+    the last fire are held and fire together when it ends. Pure: the caller passes the time."""
+
+    def __init__(self, interval_s: float):
+        self.interval_s = interval_s
+        self._fired_at = -math.inf
+        self._held = False
+
+    def hit(self, now: float) -> bool:
+        """A NOTIFY arrived: True if the waiters are to be woken now."""
+        if now - self._fired_at >= self.interval_s:
+            self._fired_at, self._held = now, False
+            return True
+        self._held = True
+        return False
+
+    def due_in(self, now: float) -> float | None:
+        """Seconds until a held hit must fire (0: now); None when nothing is held."""
+        if not self._held:
+            return None
+        return max(0.0, self._fired_at + self.interval_s - now)
+
+    def take_due(self, now: float) -> bool:
+        """True (once) when a held hit's time has come: wake the waiters now."""
+        if self.due_in(now) != 0.0:
+            return False
+        self._fired_at, self._held = now, False
+        return True
 
 
 class Notifier:
@@ -33,11 +72,13 @@ class Notifier:
         schema: str,
         *,
         reconnect_s: float = 1.0,
+        debounce_s: float = DEBOUNCE_S,
         thread_name: str = "listen",
     ):
         self._kwargs = connect_kwargs
         self._schema = schema
         self._reconnect_s = reconnect_s
+        self._debounce_s = debounce_s
         self._stop = threading.Event()
         self._closing = threading.Event()  # streams end; the listener may still run
         self._lock = threading.Lock()
@@ -112,11 +153,15 @@ class Notifier:
             self._stop.wait(self._reconnect_s)
 
     def _listen(self, conn: psycopg2.extensions.connection) -> None:
+        debounce = Debounce(self._debounce_s)
         while not self._stop.is_set():
-            if select.select([conn], [], [], 0.5) == ([], [], []):
-                continue
-            conn.poll()
-            relevant = any(self._relevant(note.payload) for note in conn.notifies)
-            conn.notifies.clear()
-            if relevant:
+            held = debounce.due_in(time.monotonic())
+            timeout = POLL_S if held is None else min(POLL_S, held)
+            if select.select([conn], [], [], timeout) != ([], [], []):
+                conn.poll()
+                relevant = any(self._relevant(note.payload) for note in conn.notifies)
+                conn.notifies.clear()
+                if relevant and debounce.hit(time.monotonic()):
+                    self.wake_all()
+            if debounce.take_due(time.monotonic()):
                 self.wake_all()
