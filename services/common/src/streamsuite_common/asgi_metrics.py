@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streamsuite_common.logs import get_logger
+from streamsuite_common.metrics_workers import sample_into
 
 # Probes every few seconds would drown the request log.
 QUIET_ROUTES: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")
@@ -60,11 +61,13 @@ class HttpServiceMetrics:
             "Database pool connections: in use now, and the pool's size",
             ["state"],
             registry=registry,
+            multiprocess_mode="livesum",  # under workers: the pod's connections
         )
-        self.stream_clients = Gauge(f"{self.prefix}_stream_clients", stream_help, registry=registry)
+        self.stream_clients = Gauge(f"{self.prefix}_stream_clients", stream_help,
+                                    registry=registry, multiprocess_mode="livesum")  # fmt: skip
 
     def watch_pool(self, in_use: Callable[[], int], size: int) -> None:
-        self.pool.labels("in_use").set_function(in_use)
+        sample_into(self.pool.labels("in_use"), in_use)
         self.pool.labels("size").set(size)
 
 

@@ -84,6 +84,8 @@ class Readiness:
             "1 when the dependency answered the last readiness check, else 0",
             ["dependency"],
             registry=registry,
+            # Under workers: the answer of the last check, whichever worker ran it.
+            multiprocess_mode="livemostrecent",
         )
 
     def evaluate(self) -> tuple[bool, dict[str, str]]:

@@ -27,11 +27,20 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {"HTTP": {"PORT": 8000}}
 class QueryApiSettings:
     SECTION: ClassVar[str] = "QUERY_API"
 
+    workers: int = setting(
+        "WORKERS",
+        1,
+        parse=as_int(1, 64),
+        help="Worker processes serving the API on its one port (about one per CPU core the "
+        "pod may use). Each has its own connection pool and stream listener; `LIMITS.*` and "
+        "`STREAM_MAX_CLIENTS` are shared out among them; `/metrics` sums them all.",
+    )
     pool_size: int = setting(
         "POOL_SIZE",
         10,
         parse=as_int(1, 200),
-        help="Most PostgreSQL connections the query API holds (the stream listener adds one).",
+        help="Most PostgreSQL connections the query API holds per worker (the stream listener "
+        "adds one).",
     )
     pool_timeout_s: float = setting(
         "POOL_TIMEOUT_S",
@@ -92,6 +101,31 @@ class QueryApiConfig:
         if self.query_api.cursor_secret:
             return self.query_api.cursor_secret
         return f"streamsuite:{self.database.dbname}:{self.database.schema}"
+
+
+def per_worker(cfg: QueryApiConfig) -> QueryApiConfig:
+    """One worker's share of the per-pod limits: each worker counts only what it serves, so
+    with N workers a client spread over all of them would get N times its limits. Each gets
+    1/N (whole numbers rounded down, at least 1), so no client gets more than its limits from
+    the pod; a client whose requests all reach one worker (one keep-alive connection) gets 1/N
+    of the rate and burst."""
+    n = cfg.query_api.workers
+    if n == 1:
+        return cfg
+    limits = cfg.limits
+    return dataclasses.replace(
+        cfg,
+        limits=dataclasses.replace(
+            limits,
+            rate_per_s=limits.rate_per_s / n,
+            burst=max(1, limits.burst // n),
+            concurrency=max(1, limits.concurrency // n),
+            scan_concurrency=max(1, limits.scan_concurrency // n),
+        ),
+        query_api=dataclasses.replace(
+            cfg.query_api, stream_max_clients=max(1, cfg.query_api.stream_max_clients // n)
+        ),
+    )
 
 
 def load(path: str | None, env: Mapping[str, str] | None = None) -> QueryApiConfig:

@@ -6,7 +6,7 @@ import pytest
 
 from streamsuite_common.config import ConfigError
 from streamsuite_common.record_stream import sse_event
-from streamsuite_query_api.config import load_tree
+from streamsuite_query_api.config import load_tree, per_worker
 from streamsuite_query_api.stream import parse_last_event_id
 
 DB = {"DATABASE": {"HOST": "db", "DBNAME": "streamsuite", "DBUSER": "streamsuite_reader"}}
@@ -56,3 +56,28 @@ def test_authentication_is_on_unless_switched_off():
         load_tree(DB, {})
     assert load_tree(DB, {"STREAMSUITE_AUTH__MODE": "none"}).auth.enabled is False
     assert load_tree(BASE, {}).auth.mode == "jwt"
+
+
+def test_one_worker_by_default_and_its_limits_whole():
+    cfg = load_tree(BASE, {})
+    assert cfg.query_api.workers == 1
+    assert per_worker(cfg) == cfg
+
+
+def test_each_worker_gets_its_share_of_the_pods_limits():
+    # Each worker counts only what it serves: at full limits, a client spread over three
+    # workers would get three times its rate, burst and requests in flight.
+    tree = {**BASE, "QUERY_API": {"WORKERS": 3, "STREAM_MAX_CLIENTS": 100},
+            "LIMITS": {"RATE_PER_S": 30, "BURST": 100, "CONCURRENCY": 16,
+                       "SCAN_CONCURRENCY": 2}}  # fmt: skip
+    share = per_worker(load_tree(tree, {}))
+    limits = share.limits
+    assert (limits.rate_per_s, limits.burst, limits.concurrency) == (10, 33, 5)
+    assert limits.scan_concurrency == 1  # never 0: a worker still serves a scan
+    assert share.query_api.stream_max_clients == 33
+    assert (share.query_api.workers, share.query_api.pool_size) == (3, 10)
+
+
+def test_workers_are_bounded():
+    with pytest.raises(ConfigError, match=r"QUERY_API\.WORKERS: must be between 1 and 64"):
+        load_tree({**BASE, "QUERY_API": {"WORKERS": 0}}, {})
