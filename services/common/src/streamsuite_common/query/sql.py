@@ -313,14 +313,22 @@ STATS_SQL: dict[str, str] = {
         "WHERE schemaname = current_schema() AND tablename = 'records' AND attname = 'kind'"
     ),
     "reasons": "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason",
-    # Sixty one-minute buckets ending with the current minute, empty ones included.
+    # Sixty one-minute buckets ending with the current minute, empty ones included. Counted
+    # below read.EXACT_COUNT_BELOW rows (estimated_rows); above, the ids between the first
+    # record of each minute and of the next (an index probe each, records_ingested), so an
+    # hour of 1000 records/s costs 61 probes, not 3.6 M index entries (an estimate: ids
+    # skipped by conflicts or concurrent writers count; /stats says ``estimated``).
     "per_minute": (
-        "SELECT m.minute, count(r.id) FROM generate_series("
+        "SELECT b.minute, CASE WHEN (SELECT reltuples FROM pg_class "
+        "WHERE oid = 'records'::regclass) < 100000 THEN (SELECT count(*) FROM records r "
+        "WHERE r.ingested_at >= b.minute AND r.ingested_at < b.minute + interval '1 minute') "
+        "ELSE greatest(coalesce(lead(b.first_id) OVER (ORDER BY b.minute), l.next_id) "
+        "- coalesce(b.first_id, l.next_id), 0) END "
+        "FROM (SELECT m.minute, (SELECT r.id FROM records r WHERE r.ingested_at >= m.minute "
+        "ORDER BY r.ingested_at, r.id LIMIT 1) AS first_id FROM generate_series("
         "date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), "
-        "interval '1 minute') AS m(minute) "
-        "LEFT JOIN records r ON r.ingested_at >= m.minute "
-        "AND r.ingested_at < m.minute + interval '1 minute' "
-        "GROUP BY m.minute ORDER BY m.minute"
+        "interval '1 minute') AS m(minute)) b, "
+        "(SELECT coalesce(max(id), 0) + 1 AS next_id FROM records) l ORDER BY b.minute"
     ),
     "last": "SELECT max(ingested_at), max(id) FROM records",
 }
