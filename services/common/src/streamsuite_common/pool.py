@@ -14,13 +14,17 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg2
 import psycopg2.extensions
 
 from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.db import connect_kwargs
+from streamsuite_common.query.steps import Steps, ask, run_on
+
+if TYPE_CHECKING:
+    from streamsuite_common.async_pool import AsyncReadPool
 
 T = TypeVar("T")
 Connection = psycopg2.extensions.connection
@@ -105,6 +109,12 @@ class ReadOnlyPool:
                 self._in_use -= 1
             self._slots.release()
 
+    def read(self, make_steps: Callable[..., Steps[T]], *args: object, **kwargs: object) -> T:
+        """A sans-IO read (``query.steps``) on a pooled connection; a retry starts it anew."""
+        return self.run(lambda conn: run_on(conn, make_steps(*args, **kwargs)))
+
+    read_from_thread = read  # what ``records_readable`` calls, from its checking thread
+
     def _run(self, action: Callable[[Connection], T]) -> T:
         for attempt in (1, 2):
             conn = self._checkout()
@@ -173,27 +183,27 @@ class TablesMissing(Exception):
     """The schema is not migrated yet: every read would fail."""
 
 
-def records_readable(pool: ReadOnlyPool) -> Callable[[], None]:
+def _probe(schema: str) -> Steps[None]:
+    # to_regclass resolves through the session's search_path (the configured schema).
+    found = (yield ask((_TABLES_EXIST, {})))[0]
+    missing = [t for t, exists in zip(READ_TABLES, found, strict=True) if not exists]
+    if missing:
+        raise TablesMissing(
+            f"no table {', '.join(missing)} in schema {schema} yet: waiting for the "
+            "migrations (the ingestor's first start or the migration Job)"
+        )
+    yield ask((_TABLES_READABLE, {}))  # and the role may read them
+
+
+def records_readable(pool: ReadOnlyPool | AsyncReadPool) -> Callable[[], None]:
     """A readiness check: the migrated tables exist and the role can read them, not just the
     server answers. On a first install PostgreSQL answers before the ingestor (or the migration
     Job) created the tables; a reader ready then would answer every request with an error."""
     schema = pool.settings.schema
 
-    def probe(conn: Connection) -> None:
-        with conn.cursor() as cur:
-            # to_regclass resolves through the session's search_path (the configured schema).
-            cur.execute(_TABLES_EXIST)
-            missing = [t for t, found in zip(READ_TABLES, cur.fetchone(), strict=True) if not found]
-            if missing:
-                raise TablesMissing(
-                    f"no table {', '.join(missing)} in schema {schema} yet: waiting for the "
-                    "migrations (the ingestor's first start or the migration Job)"
-                )
-            cur.execute(_TABLES_READABLE)  # and the role may read them
-
     def check() -> None:
         try:
-            pool.run(probe)
+            pool.read_from_thread(_probe, schema)
         except psycopg2.Error as exc:
             raise RuntimeError(f"tables not readable: {first_line(exc)}") from exc
 

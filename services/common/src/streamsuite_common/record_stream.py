@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from streamsuite_common.async_pool import AsyncReadPool
 from streamsuite_common.notify import Notifier
 from streamsuite_common.pool import DatabaseUnavailable, ReadOnlyPool
 from streamsuite_common.query import RecordFilter
 from streamsuite_common.query import read as query_read
+from streamsuite_common.query.steps import Steps, reads
 
 RETRY_MS = 3000
 
@@ -35,7 +37,7 @@ def _record_json(_record_id: int, data: str) -> str:
 
 
 async def record_events(
-    db: ReadOnlyPool,
+    db: ReadOnlyPool | AsyncReadPool,
     notifier: Notifier,
     record_filter: RecordFilter,
     after_id: int | None,
@@ -51,7 +53,8 @@ async def record_events(
     final, heartbeats in between. ``start``, when the caller looked it up already (see
     ``stream_start``), is the position to begin at.
 
-    ``run`` runs a blocking function in a worker thread (Starlette's ``run_in_threadpool``);
+    ``run(db.read, steps, *args)`` runs a read: in a worker thread for a blocking pool
+    (Starlette's ``run_in_threadpool``), or awaits it for an ``AsyncReadPool``;
     ``format_data`` turns (id, record JSON) into the event's data line (default: the JSON).
     """
     wake = notifier.subscribe()
@@ -64,10 +67,9 @@ async def record_events(
             while True:
                 try:
                     if position is None:
-                        position = await run(db.run, lambda c: query_read.stream_start(c, after_id))
+                        position = await run(db.read, query_read.stream_start.steps, after_id)
                     got = await run(
-                        db.run,
-                        lambda c, p=position: query_read.records_after(c, record_filter, p, batch),
+                        db.read, query_read.records_after.steps, record_filter, position, batch
                     )
                 except DatabaseUnavailable as exc:
                     # Headers are sent already: say so in a comment, try again next beat.
@@ -86,10 +88,11 @@ async def record_events(
         notifier.unsubscribe(wake)
 
 
+@reads
 def stream_start(
-    conn, record_filter: RecordFilter, after_id: int | None
-) -> query_read.StreamPosition:
+    record_filter: RecordFilter, after_id: int | None
+) -> Steps[query_read.StreamPosition]:
     """Before the response starts: the filter checked by PostgreSQL (``InvalidQuery`` if it
     refuses a value, so the client gets a 4xx, not a broken stream) and the start position."""
-    query_read.check_filter(conn, record_filter)
-    return query_read.stream_start(conn, after_id)
+    yield from query_read.check_filter.steps(record_filter)
+    return (yield from query_read.stream_start.steps(after_id))

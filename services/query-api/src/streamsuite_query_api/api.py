@@ -1,20 +1,20 @@
 """The /api/v1 routes. Each one parses its input with the shared query layer (which refuses
 anything malformed with a message naming the parameter), runs one read on a pooled connection
-in a worker thread, and answers JSON rendered by the query layer."""
+on the event loop (``AsyncReadPool``: no worker thread per request), and answers JSON rendered
+by the query layer."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from streamsuite_common import record_stream
-from streamsuite_common.pool import ReadOnlyPool
+from streamsuite_common.async_pool import AsyncReadPool
 from streamsuite_common.query import (
     CursorCodec,
     InvalidQuery,
@@ -64,7 +64,7 @@ router = APIRouter(
 class Context:
     """What the routes share, kept on ``app.state.ctx``."""
 
-    db: ReadOnlyPool
+    db: AsyncReadPool
     codec: CursorCodec
     notifier: stream.Notifier
     metrics: Metrics
@@ -250,8 +250,14 @@ AfterParam = Annotated[
 ]
 
 
-async def _read(request: Request, action):
-    return await run_in_threadpool(ctx(request).db.run, action)
+async def _read(request: Request, make_steps: Callable[..., Any], *args: Any) -> Any:
+    """One sans-IO read (``query.steps``) on the pool, on the event loop."""
+    return await ctx(request).db.read(make_steps, *args)
+
+
+async def _call(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``record_stream``'s ``run`` for an async pool: the read is awaited, not threaded."""
+    return await function(*args)
 
 
 async def _list_page(
@@ -266,7 +272,7 @@ async def _list_page(
     context = ctx(request)
     pairs = request.query_params.multi_items() if params is None else params
     found_filter, page = parse(pairs, context.codec)
-    result = await _read(request, lambda c: read_page(c, found_filter, page, context.codec))
+    result = await _read(request, read_page, found_filter, page, context.codec)
     if shape is not None:
         return json_response(render.page_json([shape(i) for i in result.items], result.next_cursor))
     return json_response(result.to_json())
@@ -308,8 +314,7 @@ async def query_unstructured_data(
     record_filter = parse_key_value_body(body)
     context = ctx(request)
     page = await _read(
-        request,
-        lambda c: query_read.list_records(c, record_filter, Page(limit=limit), context.codec),
+        request, query_read.list_records.steps, record_filter, Page(limit=limit), context.codec
     )
     headers = {"X-Result-Truncated": "true"} if page.next_cursor else None
     return json_response("[" + ",".join(page.items) + "]", headers=headers)
@@ -365,16 +370,14 @@ async def list_records(
     pairs = [(n, v) for n, v in request.query_params.multi_items() if n not in _NOT_FILTERS]
     if kind == "json":
         parse = functools.partial(parse_record_params, incremental=True)
-        return await _list_page(request, parse, query_read.list_records, pairs, shape)
+        return await _list_page(request, parse, query_read.list_records.steps, pairs, shape)
     record_filter, page = parse_record_params(
         export.export_params(pairs), context.codec, incremental=True
     )
     page = export.first_page(page)
-    first = await _read(
-        request, lambda c: query_read.export_page(c, record_filter, page, context.codec)
-    )
+    first = await _read(request, query_read.export_page.steps, record_filter, page, context.codec)
     body = export.lines(
-        kind, record_filter, first, context.codec, lambda a: _read(request, a), shape=shape
+        kind, record_filter, first, context.codec, functools.partial(_read, request), shape=shape
     )
     return StreamingResponse(body, media_type=export.MEDIA_TYPES[kind])
 
@@ -420,7 +423,7 @@ async def record_answer(
 ) -> Response:
     """One record, its ETag and caching headers (``get_record``, and ``fast_routes`` for the
     plain request)."""
-    found = await _read(request, lambda c: query_read.get_record(c, record_id))
+    found = await _read(request, query_read.get_record.steps, record_id)
     if found is None:
         raise ApiError(404, f"record {record_id}: not found", parameter="record_id")
     found = render.project(found, fields)
@@ -460,7 +463,7 @@ async def list_dead_letters(
     return await _list_page(
         request,
         parse_dead_letter_params,
-        functools.partial(query_read.list_dead_letters, raw=False),
+        functools.partial(query_read.list_dead_letters.steps, raw=False),
     )
 
 
@@ -473,7 +476,7 @@ async def list_dead_letters(
 async def get_dead_letter(
     request: Request, letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> Response:
-    found = await _read(request, lambda c: query_read.get_dead_letter(c, letter_id))
+    found = await _read(request, query_read.get_dead_letter.steps, letter_id)
     if found is None:
         raise ApiError(404, f"dead letter {letter_id}: not found", parameter="letter_id")
     return json_response(found)
@@ -481,7 +484,7 @@ async def get_dead_letter(
 
 @router.get("/stats", summary="Counts and ingestion rate", response_model=models.Stats)
 async def get_stats(request: Request) -> models.Stats:
-    return await _read(request, query_read.stats)
+    return await _read(request, query_read.stats.steps)
 
 
 @router.get(
@@ -538,16 +541,14 @@ async def stream_records(
         )
     try:
         # Before the response starts: a filter PostgreSQL refuses is a 400 here.
-        start = await _read(
-            request, lambda c: record_stream.stream_start(c, record_filter, after_id)
-        )
+        start = await _read(request, record_stream.stream_start.steps, record_filter, after_id)
         events = stream.record_events(
             context.db,
             context.notifier,
             record_filter,
             after_id,
             heartbeat_s=context.heartbeat_s,
-            run=run_in_threadpool,
+            run=_call,
             start=start,
         )
     except BaseException:

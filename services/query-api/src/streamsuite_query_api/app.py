@@ -13,13 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streamsuite_common.asgi_metrics import RequestMetrics
+from streamsuite_common.async_pool import AsyncReadPool
 from streamsuite_common.auth import Authenticator, AuthMiddleware
 from streamsuite_common.db import DatabaseProbe
 from streamsuite_common.health import Readiness
 from streamsuite_common.http_headers import API_HEADERS, SecurityHeaders
 from streamsuite_common.limits import ClientLimits, LimitMiddleware
 from streamsuite_common.notify import Notifier
-from streamsuite_common.pool import ReadOnlyPool, records_readable
+from streamsuite_common.pool import records_readable
 from streamsuite_common.problems import PROBLEM_JSON
 from streamsuite_common.query import CursorCodec
 from streamsuite_common.stream_slots import StreamSlots
@@ -102,7 +103,7 @@ def document_auth(app: FastAPI, enabled: bool) -> None:
 def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None) -> FastAPI:
     registry = registry or CollectorRegistry()
     settings = cfg.query_api
-    db = ReadOnlyPool(
+    db = AsyncReadPool(
         cfg.database,
         pool_size=settings.pool_size,
         pool_timeout_s=settings.pool_timeout_s,
@@ -131,6 +132,7 @@ def create_app(cfg: QueryApiConfig, *, registry: CollectorRegistry | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        db.bind()  # the readiness check reads through the pool from its own thread
         notifier.start()
         try:
             yield

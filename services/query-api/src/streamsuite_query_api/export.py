@@ -57,17 +57,17 @@ async def lines(
     f: RecordFilter,
     first: tuple[list[str], Page | None],
     codec: CursorCodec,
-    read: Callable[[Callable], Awaitable],
+    read: Callable[..., Awaitable],
     *,
     shape: Callable[[str], str] | None = None,
 ) -> AsyncIterator[bytes]:
     """The body, from the ``first`` page (read before the response starts, so a filter
-    PostgreSQL refuses is still a 400) on; ``read(action)`` runs ``action(conn)`` on a pooled
-    connection in a thread. A page's small records go out together; a big document is read
-    whole on its own and sent at once, so at most a page of previews and one whole document
-    are held. A database failure midway ends the response without its last chunk: the client
-    sees a broken transfer, not a short export that looks whole. ``shape`` rewrites each
-    NDJSON line (``select``)."""
+    PostgreSQL refuses is still a 400) on; ``read(steps, *args)`` runs a read of
+    ``query.read`` (its ``.steps``) on the pool. A page's small records go out together; a
+    big document is read whole on its own and sent at once, so at most a page of previews
+    and one whole document are held. A database failure midway ends the response without its
+    last chunk: the client sees a broken transfer, not a short export that looks whole.
+    ``shape`` rewrites each NDJSON line (``select``)."""
     if kind == "csv":
         yield render.csv_text([render.CSV_COLUMNS]).encode()
     items, following = first
@@ -80,9 +80,9 @@ async def lines(
             if small:
                 yield _encode(kind, small, shape)
                 small = []
-            yield _encode(kind, [await read(lambda c, t=text: query_read.whole(c, t))], shape)
+            yield _encode(kind, [await read(query_read.whole.steps, text)], shape)
         if small:
             yield _encode(kind, small, shape)
         if following is None:
             return
-        items, following = await read(lambda c, p=following: query_read.export_page(c, f, p, codec))
+        items, following = await read(query_read.export_page.steps, f, following, codec)

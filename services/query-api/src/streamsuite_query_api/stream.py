@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from streamsuite_common.async_pool import AsyncReadPool
 from streamsuite_common.notify import Notifier
-from streamsuite_common.pool import ReadOnlyPool
 from streamsuite_common.query import InvalidQuery, RecordFilter
 from streamsuite_common.query.read import StreamPosition
 from streamsuite_common.record_stream import record_events as _record_events
@@ -28,7 +28,7 @@ def parse_last_event_id(header: str | None) -> int | None:
 
 
 def record_events(
-    db: ReadOnlyPool,
+    db: AsyncReadPool,
     notifier: Notifier,
     record_filter: RecordFilter,
     after_id: int | None,

@@ -25,6 +25,7 @@ from streamsuite_common.config import HttpSettings, LogSettings
 from streamsuite_common.contract import document_headers
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.kafka import connect_producer
+from streamsuite_common.query.steps import ask
 from streamsuite_ingestor.config import IngestorConfig, IngestorSettings
 from streamsuite_ingestor.metrics import Metrics
 from streamsuite_ingestor.migrate import migrate
@@ -134,8 +135,12 @@ def test_pooled_connections_are_reused_not_reopened_per_request(api, filler):
     for _ in range(5):
         assert api.get(f"/api/v1/records/{record_id}").status_code == 200
     assert 1 <= db.idle <= db.size
-    first, second = (db.run(lambda conn: conn.get_backend_pid()) for _ in range(2))
+    first, second = (db.read_from_thread(_backend_pid) for _ in range(2))
     assert first == second
+
+
+def _backend_pid():
+    return (yield ask(("SELECT pg_backend_pid()", {})))[0][0]
 
 
 def test_database_outage_is_a_503_with_retry_after(reader_settings, schema):

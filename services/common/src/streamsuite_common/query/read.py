@@ -1,5 +1,7 @@
-"""The reads, each a small function taking an open psycopg2 connection (autocommit, read-only
-role, ``search_path`` at the schema): the query API and the web UI call the same ones.
+"""The reads, each written once as sans-IO steps (``steps``): ``read(conn, ...)`` runs one on
+an open psycopg2 connection (autocommit, read-only role, ``search_path`` at the schema: the
+web UI, in a worker thread) and ``read.steps(...)`` hands the generator to another runner
+(``async_pool``: the query API, on the event loop).
 
 A filter PostgreSQL itself refuses (an invalid JSON path, a number beyond its range) raises
 ``InvalidQuery``; any other database error propagates for the caller to map to 503.
@@ -11,12 +13,10 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psycopg2
 import psycopg2.extensions
 
 from streamsuite_common.query import render, sql
 from streamsuite_common.query.cursor import CursorCodec
-from streamsuite_common.query.errors import InvalidQuery
 from streamsuite_common.query.filters import (
     DEAD_LETTERS_SCOPE,
     RECORDS_ASC_SCOPE,
@@ -25,13 +25,9 @@ from streamsuite_common.query.filters import (
     Page,
     RecordFilter,
 )
+from streamsuite_common.query.steps import Steps, ask, reads
 
 Connection = psycopg2.extensions.connection
-
-# SQLSTATEs that blame a bound value: class 22 (data exception: bad jsonb/jsonpath value,
-# numeric overflow, invalid regex) and 42601 (syntax error: jsonpath syntax).
-_INPUT_CLASSES = ("22",)
-_INPUT_CODES = ("42601",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,34 +40,6 @@ class JsonPage:
 
     def to_json(self) -> str:
         return render.page_json(self.items, self.next_cursor)
-
-
-def _blames_input(exc: psycopg2.Error) -> bool:
-    code = exc.pgcode or ""
-    return code[:2] in _INPUT_CLASSES or code in _INPUT_CODES
-
-
-def _execute(conn: Connection, statement: sql.Statement, f: RecordFilter | None = None) -> list:
-    text, params = statement
-    try:
-        with conn.cursor() as cur:
-            cur.execute(text, params)
-            return cur.fetchall()
-    except psycopg2.Error as exc:
-        if not conn.autocommit and not conn.closed:
-            conn.rollback()
-        if not _blames_input(exc):
-            raise
-        message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
-        raise InvalidQuery(_culprit(f, message), f"PostgreSQL refused it: {message}") from None
-
-
-def _culprit(f: RecordFilter | None, message: str) -> str:
-    """The parameter a refused statement most likely failed on, for the message."""
-    given = [name for name in ("value", "contains", "jsonpath") if f and getattr(f, name)]
-    if "jsonpath" in given and ("jsonpath" in message or "regular expression" in message):
-        return "jsonpath"
-    return given[0] if len(given) == 1 else "filter"
 
 
 # A page stops before this many bytes of items (always with at least one item) and hands out
@@ -107,36 +75,35 @@ def _rendered(row: Sequence[Any]) -> str:
     return row[1]
 
 
+@reads
 def list_records(
-    conn: Connection,
-    f: RecordFilter,
-    page: Page,
-    codec: CursorCodec,
-    budget: int = PAGE_BUDGET_BYTES,
-) -> JsonPage:
+    f: RecordFilter, page: Page, codec: CursorCodec, budget: int = PAGE_BUDGET_BYTES
+) -> Steps[JsonPage]:
     """A page of records (list JSON: big documents as previews), newest first, or oldest
     first in commit order (``page.ascending``, see ``ascending_page``)."""
     if page.ascending:
-        return ascending_page(conn, f, page, codec, budget)
+        return (yield from ascending_page.steps(f, page, codec, budget))
     if sql.uses_payload_index(f):
-        rows = _payload_rows(conn, f, page)
+        rows = yield from _payload_rows(f, page)
     else:
-        rows = _execute(conn, sql.records_page_sql(f, page), f)
+        rows = yield ask(sql.records_page_sql(f, page), f)
     return _page(rows, page, codec, RECORDS_SCOPE, _rendered, budget)
 
 
-def _payload_rows(conn: Connection, f: RecordFilter, page: Page) -> list:
+def _payload_rows(f: RecordFilter, page: Page) -> Steps[list]:
     """One row more than the page, newest first, in bounded steps (see ``sql``)."""
     want = page.limit + 1
-    top = page.before_id if page.before_id is not None else latest_record_id(conn) + 1
-    rows = _execute(conn, sql.records_window_sql(f, top, want, sql.FIRST_WINDOW), f)
+    top = page.before_id
+    if top is None:
+        top = (yield from latest_record_id.steps()) + 1
+    rows = yield ask(sql.records_window_sql(f, top, want, sql.FIRST_WINDOW), f)
     below = top - sql.FIRST_WINDOW
     walk = next_window(len(rows), want)
     if walk and below > 1:
-        rows += _execute(conn, sql.records_window_sql(f, below, want - len(rows), walk), f)
+        rows += yield ask(sql.records_window_sql(f, below, want - len(rows), walk), f)
         below -= walk
     if len(rows) < want and below > 1:
-        rows += _execute(conn, sql.records_below_sql(f, below, want - len(rows)), f)
+        rows += yield ask(sql.records_below_sql(f, below, want - len(rows)), f)
     return rows
 
 
@@ -159,13 +126,14 @@ EXPORT_PAGE = 1000
 _PREVIEW_MARK = ',"payload_truncated":true,"payload_preview":'
 
 
+@reads
 def export_page(
-    conn: Connection, f: RecordFilter, page: Page, codec: CursorCodec
-) -> tuple[list[str], Page | None]:
+    f: RecordFilter, page: Page, codec: CursorCodec
+) -> Steps[tuple[list[str], Page | None]]:
     """One page of an export in the page's order, and the page after it (None: the end;
     oldest first ends when caught up). Big documents come as list previews: ``whole``
     replaces each, one at a time, so the export never holds more than a page."""
-    found = list_records(conn, f, page, codec)
+    found = yield from list_records.steps(f, page, codec)
     if page.ascending:
         if not found.items:
             return [], None
@@ -180,23 +148,26 @@ def is_preview(text: str) -> bool:
     return _PREVIEW_MARK in text
 
 
-def whole(conn: Connection, text: str) -> str:
+@reads
+def whole(text: str) -> Steps[str]:
     """The whole record for a list item (itself unless it is a preview)."""
     if not is_preview(text):
         return text
     record_id = int(text[len('{"id":') : text.index(",")])
-    return get_record(conn, record_id) or text
+    return (yield from get_record.steps(record_id)) or text
 
 
-def get_record(conn: Connection, record_id: int) -> str | None:
+@reads
+def get_record(record_id: int) -> Steps[str | None]:
     """The whole record JSON."""
-    rows = _execute(conn, sql.record_by_id_sql(record_id))
+    rows = yield ask(sql.record_by_id_sql(record_id))
     return rows[0][1] if rows else None
 
 
-def check_filter(conn: Connection, f: RecordFilter) -> None:
+@reads
+def check_filter(f: RecordFilter) -> Steps[None]:
     """InvalidQuery now if PostgreSQL refuses a value of the filter (see ``sql``)."""
-    _execute(conn, sql.filter_check_sql(f), f)
+    yield ask(sql.filter_check_sql(f), f)
 
 
 # --- the stream: commit order (see ``sql``) ---
@@ -204,12 +175,13 @@ def check_filter(conn: Connection, f: RecordFilter) -> None:
 StreamPosition = tuple[str, int]  # (xid as text, record id)
 
 
-def stream_start(conn: Connection, after_id: int | None) -> StreamPosition:
+@reads
+def stream_start(after_id: int | None) -> Steps[StreamPosition]:
     """Where a stream starts: after record ``after_id`` in commit order, or (None) after
     everything already final, so a writer still running when the client came is sent."""
     if after_id is None:
-        return _execute(conn, sql.stream_horizon_sql())[0][0], 0
-    rows = _execute(conn, sql.stream_position_sql(after_id))
+        return (yield ask(sql.stream_horizon_sql()))[0][0], 0
+    rows = yield ask(sql.stream_position_sql(after_id))
     return (rows[0][0], after_id) if rows else ("0", after_id)
 
 
@@ -222,23 +194,23 @@ class StreamBatch:
     full: bool  # ``limit`` records: more may be waiting
 
 
+@reads
 def records_after(
-    conn: Connection,
     f: RecordFilter,
     position: StreamPosition,
     limit: int,
     *,
     preview: bool = False,
     budget: int | None = None,
-) -> StreamBatch:
+) -> Steps[StreamBatch]:
     """The matching records after ``position`` that are final now, oldest commit first
     (``preview``: list JSON; ``budget``: stop before that many bytes, keeping one record).
 
     When fewer than ``limit`` came, every row below the horizon was looked at, so the
     position moves to the horizon even if none matched the filter: the next read starts
     there instead of scanning the same non-matching rows again."""
-    horizon = _execute(conn, sql.stream_horizon_sql())[0][0]
-    rows = _execute(conn, sql.records_after_sql(f, position, horizon, limit, preview=preview), f)
+    horizon = (yield ask(sql.stream_horizon_sql()))[0][0]
+    rows = yield ask(sql.records_after_sql(f, position, horizon, limit, preview=preview), f)
     kept = _within_budget(rows, budget)
     records = [(row[0], row[2]) for row in kept]
     if len(rows) == limit or len(kept) < len(rows):
@@ -259,21 +231,18 @@ def _within_budget(rows: list, budget: int | None) -> list:
     return rows
 
 
+@reads
 def ascending_page(
-    conn: Connection,
-    f: RecordFilter,
-    page: Page,
-    codec: CursorCodec,
-    budget: int = PAGE_BUDGET_BYTES,
-) -> JsonPage:
+    f: RecordFilter, page: Page, codec: CursorCodec, budget: int = PAGE_BUDGET_BYTES
+) -> Steps[JsonPage]:
     """Oldest first, for clients that read incrementally: the stream's read (commit order,
     only rows every running transaction is past), so polling with ``next_cursor`` never
     skips a transaction that took its ids first and committed last. The cursor is always
     given (the position to poll from); an empty page means caught up for now."""
     position = page.position
     if position is None:
-        position = stream_start(conn, page.after_id if page.after_id is not None else 0)
-    batch = records_after(conn, f, position, page.limit, preview=True, budget=budget)
+        position = yield from stream_start.steps(page.after_id if page.after_id is not None else 0)
+    batch = yield from records_after.steps(f, position, page.limit, preview=True, budget=budget)
     last_id = batch.records[-1][0] if batch.records else None
     cursor = codec.encode_position(RECORDS_ASC_SCOPE, batch.position)
     return JsonPage([text for _, text in batch.records], cursor, last_id)
@@ -283,20 +252,23 @@ def _position_key(position: StreamPosition) -> tuple[int, int]:
     return int(position[0]), position[1]
 
 
-def latest_record_id(conn: Connection) -> int:
-    return _execute(conn, sql.latest_record_id_sql())[0][0]
+@reads
+def latest_record_id() -> Steps[int]:
+    return (yield ask(sql.latest_record_id_sql()))[0][0]
 
 
+@reads
 def list_dead_letters(
-    conn: Connection, f: DeadLetterFilter, page: Page, codec: CursorCodec, *, raw: bool = True
-) -> JsonPage:
+    f: DeadLetterFilter, page: Page, codec: CursorCodec, *, raw: bool = True
+) -> Steps[JsonPage]:
     """A page of dead letters; ``raw=False`` leaves their raw bytes out (the detail has them)."""
-    rows = _execute(conn, sql.dead_letters_page_sql(f, page, raw=raw))
+    rows = yield ask(sql.dead_letters_page_sql(f, page, raw=raw))
     return _page(rows, page, codec, DEAD_LETTERS_SCOPE, render.dead_letter_json)
 
 
-def get_dead_letter(conn: Connection, letter_id: int) -> str | None:
-    rows = _execute(conn, sql.dead_letter_by_id_sql(letter_id))
+@reads
+def get_dead_letter(letter_id: int) -> Steps[str | None]:
+    rows = yield ask(sql.dead_letter_by_id_sql(letter_id))
     return render.dead_letter_json(rows[0]) if rows else None
 
 
@@ -309,23 +281,24 @@ def _counts(rows: Sequence[tuple[str, int]]) -> dict[str, int]:
 EXACT_COUNT_BELOW = 100_000
 
 
-def _kind_counts(conn: Connection) -> tuple[dict[str, int], bool]:
+def _kind_counts() -> Steps[tuple[dict[str, int], bool]]:
     """Records per kind, and whether the numbers are estimates."""
-    estimate = _execute(conn, (sql.STATS_SQL["estimated_rows"], {}))[0][0]
+    estimate = (yield ask((sql.STATS_SQL["estimated_rows"], {})))[0][0]
     if estimate < EXACT_COUNT_BELOW:
-        return _counts(_execute(conn, (sql.STATS_SQL["kinds"], {}))), False
-    shares = _execute(conn, (sql.STATS_SQL["kind_shares"], {}))
+        return _counts((yield ask((sql.STATS_SQL["kinds"], {})))), False
+    shares = yield ask((sql.STATS_SQL["kind_shares"], {}))
     if not shares or shares[0][0] is None:
-        return _counts(_execute(conn, (sql.STATS_SQL["kinds"], {}))), False
+        return _counts((yield ask((sql.STATS_SQL["kinds"], {})))), False
     values, freqs = shares[0]
     return {kind: round(estimate * share) for kind, share in zip(values, freqs, strict=True)}, True
 
 
-def stats(conn: Connection) -> dict[str, Any]:
-    kinds, estimated = _kind_counts(conn)
-    reasons = _counts(_execute(conn, (sql.STATS_SQL["reasons"], {})))
-    minutes = _execute(conn, (sql.STATS_SQL["per_minute"], {}))
-    last_at, last_id = _execute(conn, (sql.STATS_SQL["last"], {}))[0]
+@reads
+def stats() -> Steps[dict[str, Any]]:
+    kinds, estimated = yield from _kind_counts()
+    reasons = _counts((yield ask((sql.STATS_SQL["reasons"], {}))))
+    minutes = yield ask((sql.STATS_SQL["per_minute"], {}))
+    last_at, last_id = (yield ask((sql.STATS_SQL["last"], {})))[0]
     return {
         "records": {
             "total": sum(kinds.values()),
