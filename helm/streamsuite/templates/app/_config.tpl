@@ -63,6 +63,18 @@ predecessor left open at once, instead of read_committed consumers waiting for i
 {{- if $v.queryApi.corsOrigins }}
 {{- $_ := set $queryApi "CORS_ORIGINS" (join "," $v.queryApi.corsOrigins) }}
 {{- end }}
+{{- $workers := int $v.queryApi.workers }}
+{{- if gt $workers 1 }}
+{{- with ($v.queryApi.resources.limits | default dict).cpu }}
+{{- /* A CPU limit of N cores (CFS quota) runs N workers at most: more only throttle each other. */}}
+{{- $cpu := toString . }}
+{{- $cores := ceil (hasSuffix "m" $cpu | ternary (divf (trimSuffix "m" $cpu) 1000) (float64 $cpu)) }}
+{{- if gt (float64 $workers) $cores }}
+{{- fail (printf "queryApi.workers is %d but queryApi.resources.limits.cpu (%s) has room for %d: a worker uses about one core under load" $workers $cpu (int $cores)) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $queryApi "WORKERS" $workers }}
+{{- end }}
 {{- $_ := set $cfg "QUERY_API" $queryApi }}
 {{- else if eq .component "web" }}
 {{- $web := dict "CURSOR_SECRET_FILE" "/etc/streamsuite/secrets/cursor-secret" "SUBMIT_ENABLED" $v.web.submitEnabled }}
