@@ -9,6 +9,11 @@ in the order they were made. At most ``depth`` batches are alive at once (the on
 or committed, the one being filled), so memory and claims stay bounded. An exception in the
 thread is raised to the consumer where the next item would have come. ``close()`` stops the
 thread and returns every item made that the consumer never took, to be handed back.
+
+The items iterator may yield ``CUT`` to end the batch being filled (the consumer can then send
+it whole) without ending the reading: an iterator that waits for more items (files still
+arriving) cuts when the consumer comes for the batch, and ends once ``unfinished()`` says
+the consumer has nothing left.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ from queue import SimpleQueue
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class _Cut:
+    def __repr__(self) -> str:
+        return "CUT"
+
+
+CUT = _Cut()  # yielded by the items iterator: the batch being filled ends here
 
 
 class _End:
@@ -71,16 +84,21 @@ class ReadAhead(Generic[T]):
         *,
         depth: int = 2,
         stopping: threading.Event | None = None,
+        on_wait: Callable[[], None] | None = None,
         name: str = "read-ahead",
     ):
         """``starts_batch(item)`` says whether ``item`` opens a new batch (it is asked for
         every item in order, the first included); ``stopping`` is set by ``close()``, and an
-        ``items`` iterator that looks at it stops early."""
+        ``items`` iterator that looks at it stops early; ``on_wait`` is called each time the
+        consumer comes for the next batch (to wake an iterator waiting on ``unfinished()``)."""
         self._items = items
         self._starts_batch = starts_batch
         self._room = threading.Semaphore(depth)
         self._batches: SimpleQueue[Batch[T] | _End] = SimpleQueue()
         self._made: list[Batch[T]] = []
+        self._done = 0  # batches the consumer is finished with
+        self._lock = threading.Lock()
+        self._on_wait = on_wait
         self.stopping = stopping or threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -90,12 +108,18 @@ class ReadAhead(Generic[T]):
         error: BaseException | None = None
         try:
             for item in self._items:
+                if isinstance(item, _Cut):
+                    if batch is not None:
+                        batch._put(_End())
+                    batch = None
+                    continue
                 if self._starts_batch(item) or batch is None:
                     if batch is not None:
                         batch._put(_End())
                     self._room.acquire()  # wait until the consumer is done with one
                     batch = Batch()
-                    self._made.append(batch)
+                    with self._lock:
+                        self._made.append(batch)
                     self._batches.put(batch)
                 batch._put(item)
                 if self.stopping.is_set():  # the item is handed back by close()
@@ -112,12 +136,22 @@ class ReadAhead(Generic[T]):
 
     def __iter__(self) -> Iterator[Batch[T]]:
         while True:
+            if self._on_wait is not None:
+                self._on_wait()
             batch = self._batches.get()
             if isinstance(batch, _End):
                 self._batches.put(batch)  # iterating again ends at once too
                 return
             yield batch
+            with self._lock:
+                self._done += 1
             self._room.release()  # the consumer came back for the next: it is done with it
+
+    def unfinished(self) -> int:
+        """How many of the batches made the consumer is not finished with (0: it has nothing
+        left; 1: it is at, or comes for, the one being filled)."""
+        with self._lock:
+            return len(self._made) - self._done
 
     def close(self, timeout_s: float | None = None) -> list[T]:
         """Stop reading ahead; every item made and never taken by the consumer."""

@@ -117,5 +117,10 @@ class StabilityTracker:
             return watch.since + self.writing_idle_s  # its close wakes us sooner
         return watch.since + self.stable_s
 
+    def arrived(self, path: str) -> bool:
+        """Whether ``path`` was renamed in (complete) and nothing since said otherwise."""
+        watch = self._seen.get(path)
+        return watch is not None and watch.state == MOVED_IN
+
     def forget(self, path: str) -> None:
         self._seen.pop(path, None)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kafka.errors import KafkaError
 
@@ -39,8 +40,8 @@ from streamsuite_common.publishing.producer import (
 from streamsuite_common.retry import backoff_delays
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher import metrics
-from streamsuite_publisher.ahead import ReadAhead
-from streamsuite_publisher.arrival import StabilityTracker
+from streamsuite_publisher.ahead import CUT, ReadAhead
+from streamsuite_publisher.arrival import MOVED_IN, StabilityTracker
 from streamsuite_publisher.config import PublisherConfig
 from streamsuite_publisher.split import split_in_two
 from streamsuite_publisher.spool import (
@@ -90,6 +91,33 @@ class Prepared:
     @property
     def weight(self) -> int:
         return self.message_bytes + MESSAGE_OVERHEAD_BYTES * len(self.messages)
+
+
+class BatchCutter:
+    """Whether a file opens a new transaction: the current one would exceed the files, bytes
+    or documents of one (a file is never split). ``reset``: the current one was cut."""
+
+    def __init__(self, limits: Any):
+        self._limits = limits
+        self.reset()
+
+    def reset(self) -> None:
+        self._files = self._size = self._documents = 0
+
+    def __call__(self, item: Prepared) -> bool:
+        limits = self._limits
+        item_size, item_documents = item.message_bytes, len(item.messages)
+        new = self._files > 0 and (
+            self._files >= limits.batch_files
+            or self._size + item_size > limits.batch_bytes
+            or self._documents + item_documents > limits.batch_documents
+        )
+        if new:
+            self.reset()
+        self._files += 1
+        self._size += item_size
+        self._documents += item_documents
+        return new
 
 
 class Heartbeat:
@@ -180,10 +208,10 @@ class PublisherService:
             self.ready_as = {relpath: observed[relpath] for relpath in ready}
             if once and not observed:
                 return
-            self.process(ready)
+            published = self.process(ready)
             self._retry_unfinished()
             self._housekeeping()
-            if ready:
+            if ready or published:
                 continue  # more may have become ready while we published
             due = self.tracker.next_due(time.monotonic())
             timeout = self.settings.rescan_s if due is None else min(due, self.settings.rescan_s)
@@ -222,29 +250,98 @@ class PublisherService:
 
     # --- one batch ---
 
-    def process(self, relpaths: list[str]) -> None:
+    def process(self, relpaths: list[str]) -> bool:
         """Claim, read and publish files, in transactions bounded by files, bytes and
         documents. Files are claimed, read and parsed in a thread (ahead.py): the next batch is
         read while the current one is sent and committed. A batch is sent once it is read
         whole, so parsing never stretches an open transaction towards its timeout. Batches are
         published one at a time in the order their files were claimed, at most two alive (and
-        claimed) at once. A stop hands back what was not published."""
+        claimed) at once. Files renamed in while a batch is published join the next one (see
+        ``_arrivals``). A stop hands back what was not published. Whether any batch was."""
         stop = threading.Event()
-        ahead = ReadAhead(self._prepared(relpaths, stop), self._batch_cutter(), stopping=stop)
+        cutter = BatchCutter(self.settings)
+        ahead: ReadAhead[Prepared] | None = None
+
+        def unfinished() -> int:  # batches made that the publishing thread is not done with
+            return 2 if ahead is None else ahead.unfinished()
+
+        items = self._prepared(relpaths, stop, unfinished, cutter)
+        ahead = ReadAhead(items, cutter, stopping=stop, on_wait=self.wake.set)
+        published = False
         try:
             for batch in ahead:
                 if self.shutdown.requested:
                     self._release(batch.rest())
                     break
                 self.publish(batch.rest())  # read whole: see above
+                published = True
                 self.last_tick = time.monotonic()
         finally:
+            stop.set()
+            self.wake.set()  # the read-ahead may wait for arrivals
             left = ahead.close()
             if left:
                 self._release(left)
+        return published
 
-    def _prepared(self, relpaths: list[str], stop: threading.Event) -> Iterator[Prepared]:
-        """The files claimed and read, in order (runs in the read-ahead thread)."""
+    def _prepared(
+        self,
+        relpaths: list[str],
+        stop: threading.Event,
+        unfinished: Callable[[], int],
+        cutter: BatchCutter,
+    ) -> Iterator[Prepared | object]:
+        """The files claimed and read, in order, then those renamed in meanwhile (runs in the
+        read-ahead thread)."""
+        yield from self._claimed(relpaths, stop)
+        if self.watcher is not None:
+            yield from self._arrivals(stop, unfinished, cutter)
+
+    def _arrivals(
+        self, stop: threading.Event, unfinished: Callable[[], int], cutter: BatchCutter
+    ) -> Iterator[Prepared | object]:
+        """Files renamed in (complete at once) while a batch is published are claimed and read
+        into the next batch, which is cut and sent as soon as the publishing thread is free,
+        instead of waiting for the next scan. This ends once nothing is being published, or
+        after a rescan interval or when a file written in place is due, so that the scan and
+        the stability window still get their turn under a steady stream of renames."""
+        until = time.monotonic() + self.settings.rescan_s
+        filling = True  # the batch being filled may hold items
+        while not (stop.is_set() or self.shutdown.requested):
+            arrived = self._renamed_in()
+            if arrived:
+                yield from self._claimed(arrived, stop)
+                filling = True
+                continue
+            busy = unfinished()
+            if filling and busy <= 1:  # the publishing thread waits for this batch: cut it
+                cutter.reset()
+                yield CUT
+                filling = False
+                continue
+            now = time.monotonic()
+            due = self.tracker.next_due(now)
+            left = min(until - now, self.settings.rescan_s if due is None else due)
+            if busy == 0 or left <= 0:
+                return
+            self.wake.wait(left)  # an arrival, or the publishing thread done with a batch
+            self.wake.clear()
+
+    def _renamed_in(self) -> list[str]:
+        """The watcher's events since the last look, noted; the files renamed in among them."""
+        assert self.watcher is not None
+        moved = []
+        for relpath, event, at in self.watcher.drain():
+            self.tracker.note(relpath, event, at)
+            if event == MOVED_IN:
+                moved.append(relpath)
+        return [
+            path for path in dict.fromkeys(moved)
+            if self.tracker.arrived(path) and path not in self.unclaimable
+        ]  # fmt: skip
+
+    def _claimed(self, relpaths: list[str], stop: threading.Event) -> Iterator[Prepared]:
+        """The files claimed and read, in order."""
         for relpath in relpaths:
             if stop.is_set() or self.shutdown.requested:
                 return
@@ -259,27 +356,6 @@ class PublisherService:
                 continue
             self.last_tick = time.monotonic()
             yield item
-
-    def _batch_cutter(self) -> Callable[[Prepared], bool]:
-        """Whether a file opens a new transaction: the current one would exceed the files,
-        bytes or documents of one (a file is never split)."""
-        files = size = documents = 0
-        limits = self.settings
-
-        def starts_batch(item: Prepared) -> bool:
-            nonlocal files, size, documents
-            item_size, item_documents = item.message_bytes, len(item.messages)
-            new = files > 0 and (
-                files >= limits.batch_files
-                or size + item_size > limits.batch_bytes
-                or documents + item_documents > limits.batch_documents
-            )
-            if new:
-                files = size = documents = 0
-            files, size, documents = files + 1, size + item_size, documents + item_documents
-            return new
-
-        return starts_batch
 
     def _claim(self, relpath: str) -> Claim | None:
         try:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
 from devstack.testing import wait_for
 from streamsuite_common.config import load_config
+from streamsuite_common.publishing.messages import OutMessage
 from streamsuite_common.publishing.producer import TransactionalPublisher
 from streamsuite_common.shutdown import Shutdown
 from streamsuite_publisher.arrival import APPEARED, CLOSED, MOVED_IN, WRITING
@@ -39,14 +41,18 @@ def inbox(tmp_path) -> Path:
 class Running:
     """A publisher service in a thread of this process, its inbox watched before it returns."""
 
-    def __init__(self, tree: dict, inbox: Path, spool: Spool | None = None):
+    def __init__(
+        self,
+        tree: dict,
+        inbox: Path,
+        spool: Spool | None = None,
+        publisher: Callable[..., TransactionalPublisher] = TransactionalPublisher,
+    ):
         tree = {**tree, "PUBLISHER": {**tree["PUBLISHER"], "INBOX": str(inbox)}}
         cfg = load_config(PublisherConfig, tree, {}, DEFAULTS)
         self.shutdown = Shutdown()
         self.spool = spool or Spool(inbox)
-        self.publisher = TransactionalPublisher(
-            cfg.kafka, f"test-{self.spool.owner}", self.shutdown.event
-        )
+        self.publisher = publisher(cfg.kafka, f"test-{self.spool.owner}", self.shutdown.event)
         self.service = PublisherService(cfg, self.spool, self.publisher, self.shutdown)
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -87,6 +93,55 @@ def test_a_file_renamed_in_is_published_without_waiting_for_the_stability_window
     finally:
         running.stop()
     assert [m.json for m in read_topic(kafka_settings, topic)] == [{"arrived": "by rename"}]
+
+
+class RenamesOneInWhilePublishing(TransactionalPublisher):
+    """A real transactional publisher that records each transaction's files. In its first
+    transaction it renames ``late.json`` into the inbox and holds the transaction open until
+    that file is claimed: only a publisher that takes arrivals while it publishes, rather
+    than at its next scan, gets past this."""
+
+    def __init__(self, *args, inbox: Path, staged: Path, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inbox, self.staged = inbox, staged
+        self.transactions: list[list[str]] = []
+
+    def publish(self, messages: Iterable[OutMessage]) -> None:
+        messages = list(messages)
+        if not self.transactions:
+            os.rename(self.staged, self.inbox / "late.json")
+            wait_for(lambda: files_under(self.inbox / "processing", "late.json"), timeout_s=30,
+                     what="late.json claimed while the first transaction is open")  # fmt: skip
+        super().publish(messages)
+        self.transactions.append(sorted({m.key.decode() for m in messages}))
+
+
+def test_a_file_renamed_in_during_a_publish_goes_into_the_next_transaction(
+    kafka_settings, topics, inbox, tmp_path
+):
+    topic, dlq = topics
+    staged = tmp_path / "late.json"
+    staged.write_text('{"arrived": "while publishing"}')
+    publishers: list[RenamesOneInWhilePublishing] = []
+
+    def publisher(*args, **kwargs) -> RenamesOneInWhilePublishing:
+        publishers.append(RenamesOneInWhilePublishing(*args, inbox=inbox, staged=staged, **kwargs))
+        return publishers[-1]
+
+    # An hour between rescans: the rename event alone can bring the late file in.
+    tree = config_tree(kafka_settings, topic, dlq, STABLE_S=3600, RESCAN_S=3600)
+    running = Running(tree, inbox, publisher=publisher)
+    try:
+        (tmp_path / "first.json").write_text('{"arrived": "first"}')
+        os.rename(tmp_path / "first.json", inbox / "first.json")
+        wait_for((inbox / "processed" / "late.json").is_file, what="the late file published",
+                 timeout_s=30)  # fmt: skip
+    finally:
+        running.stop()
+    assert publishers[0].transactions == [["first.json"], ["late.json"]]
+    assert [m.json for m in read_topic(kafka_settings, topic)] == [
+        {"arrived": "first"}, {"arrived": "while publishing"},
+    ]  # fmt: skip
 
 
 def test_a_file_written_in_place_is_not_taken_before_its_writer_closes_it(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.testing import wait_for
-from streamsuite_publisher.ahead import ReadAhead
+from streamsuite_publisher.ahead import CUT, ReadAhead
 
 
 def every(n: int):
@@ -115,3 +115,55 @@ def test_close_stops_reading_and_returns_what_was_never_taken():
     assert stop.is_set()
     assert left[:2] == [1, 2]
     assert left == list(range(1, len(left) + 1))
+
+
+def test_a_cut_ends_the_batch_being_filled_while_reading_goes_on():
+    go_on = threading.Event()
+
+    def items() -> Iterator[object]:
+        yield 0
+        yield 1
+        yield CUT
+        # The consumer has the cut batch whole before anything else is made: a batch ended
+        # only by the next item or the end of the items would never get here.
+        assert go_on.wait(30), "the consumer never had the cut batch whole"
+        yield CUT  # nothing being filled: no empty batch
+        yield 2
+
+    ahead = ReadAhead(items(), every(10))
+    try:
+        batches = iter(ahead)
+        assert next(batches).rest() == [0, 1]
+        go_on.set()
+        assert [list(batch) for batch in batches] == [[2]]
+    finally:
+        assert ahead.close() == []
+
+
+def test_unfinished_counts_the_batches_the_consumer_is_not_done_with_and_it_calls_when_it_waits():
+    more = threading.Event()
+    waits: list[int] = []
+
+    def items() -> Iterator[int]:
+        yield 0
+        yield CUT
+        assert more.wait(30)
+        yield 1
+
+    ahead = ReadAhead(items(), every(10), on_wait=lambda: waits.append(1))
+    try:
+        batches = iter(ahead)
+        first = next(batches)
+        assert waits == [1]  # it came for the first batch
+        assert first.rest() == [0]
+        assert ahead.unfinished() == 1  # taken, not finished
+        more.set()
+        wait_for(lambda: ahead.unfinished() == 2, what="the second batch made")
+        second = next(batches)  # done with the first
+        assert waits == [1, 1]
+        assert ahead.unfinished() == 1
+        assert list(second) == [1]
+        assert list(batches) == []
+        assert ahead.unfinished() == 0
+    finally:
+        ahead.close()
