@@ -14,10 +14,10 @@ from streamsuite_common.query.read import next_window
         (0, 51, 0),  # nothing near the top: rare or old matches, the index serves them
         (51, 51, 0),  # the first window filled the page
         (60, 51, 0),
-        (25, 51, 2_080),  # dense: about 1,040 more ids hold the rest; walk twice that
-        (10, 51, 8_200),
-        (5, 51, 0),  # 9,200 predicted: twice that is past the bound, so the index
-        (1, 51, 0),  # one in 1,000: 50,000 ids to walk for a page, the index reads 50
+        (25, 51, 416),  # dense: about 208 more ids hold the rest; walk twice that
+        (10, 51, 1_640),
+        (2, 51, 9_800),  # one in 100: 4,900 predicted, twice that just within the bound
+        (1, 51, 0),  # one in 200 or rarer: 20,000 ids to walk for a page, the index reads 50
     ],
 )
 def test_the_walk_goes_on_only_when_the_density_seen_fills_the_page_nearby(found, want, walk):

@@ -87,7 +87,8 @@ CASES = {
     "key-value-1-in-1000": (RecordFilter(key=("group",), value="7"), "payload->>'group' = '7'"),
 }
 # Filters whose first window shows the page cannot fill by walking: the index serves the rest
-# after at most that window (a walk of 10,000 rows cost 56 ms a page in the 1 M bench).
+# after at most that window (a walk of 10,000 rows cost 56 ms a page in the 1 M bench), and
+# that window is small (200 ids: a window of 1,000 was a third of a common filter's page).
 FIRST_WINDOW_ONLY = {"key-value-1-in-1000", "contains-needle", "has-key-absent"}
 
 
@@ -99,7 +100,7 @@ def test_document_filters_read_a_bounded_number_of_rows(reader_settings, admin_c
         # A page may look at the newest 10,000 rows; never at the whole 200,000.
         assert removed <= 12_000, f"{name}: " + "\n\n".join(plans)
         if name in FIRST_WINDOW_ONLY:
-            assert removed <= 1_100, f"{name}: " + "\n\n".join(plans)
+            assert removed <= 300, f"{name}: " + "\n\n".join(plans)
         if name != "contains-common":
             assert any("Bitmap Index Scan on records_payload" in plan for plan in plans), (
                 f"{name}: " + "\n\n".join(plans)

@@ -167,8 +167,10 @@ def records_page_sql(f: RecordFilter, page: Page) -> Statement:
 # page of them is read in bounded steps (``read.list_records``): the newest FIRST_WINDOW ids;
 # if the matches found there say the page fills within PAYLOAD_WINDOW ids, the ids below them
 # up to that; else (rare values, or none in the first window) the matches below from the
-# index, newest sorted out of the candidates.
-FIRST_WINDOW = 1_000
+# index, newest sorted out of the candidates. The first window is small: at 1 M rows a
+# window of 1,000 ids cost 2.0 ms and one of 200 0.4 ms, and a common value (one row in
+# 1,000) finds about one match in either, too few to walk on, so the index serves the page.
+FIRST_WINDOW = 200
 PAYLOAD_WINDOW = 10_000
 
 
