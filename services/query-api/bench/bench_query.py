@@ -29,7 +29,7 @@ or --big-records, 0 to skip).
    with this run's number and whether it was met. The schemas are dropped at the end.
 
     .venv/bin/python services/query-api/bench/bench_query.py [--records N] [--seconds 10]
-        [--big-records N] [--cases 'by id,common,stats,has_key']
+        [--big-records N] [--cases 'by id,common,stats,has_key'] [--workers N]
 """
 
 from __future__ import annotations
@@ -146,14 +146,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_api(reader: DatabaseSettings, clients: int) -> tuple[subprocess.Popen, int, Path]:
+def start_api(
+    reader: DatabaseSettings, clients: int, workers: int = 1
+) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
     cfg = {
         "DATABASE": {"HOST": reader.host, "PORT": reader.port, "DBNAME": reader.dbname,
                      "DBUSER": reader.dbuser, "SCHEMA": reader.schema, "SSLMODE": "disable"},
         "HTTP": {"HOST": "127.0.0.1", "PORT": port},
         "LOG": {"LEVEL": "warning", "FORMAT": "json"},
-        "QUERY_API": {"POOL_SIZE": clients},
+        "QUERY_API": {"POOL_SIZE": clients, "WORKERS": workers},
         # The bench measures reads: no token checks, no per-client limits (one client here).
         "AUTH": {"MODE": "none"},
         "LIMITS": {"RATE_PER_S": 100000, "BURST": 1000000, "CONCURRENCY": 10000,
@@ -712,7 +714,7 @@ def run_cases(reader: DatabaseSettings, admin, selected: list[Case], args: argpa
     checked, closed and open loop per contender, pgbench both ways."""
     server = cfg_file = graphile = None
     try:
-        server, port, cfg_file = start_api(reader, args.clients)
+        server, port, cfg_file = start_api(reader, args.clients, args.workers)
         graphile, graphile_port = start_postgraphile(reader)
         for case in selected:
             contenders = [("streamsuite", port, case.ours),
@@ -787,6 +789,12 @@ def main() -> int:
         help="comma-separated parts of case names to run (default: all), e.g. 'by id,common'",
     )
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("BENCH_QUERY_WORKERS", "1")),
+        help="query API worker processes (QUERY_API.WORKERS)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
     args = parser.parse_args()
     env = read_env_file(StackSettings.from_env().env_file)
