@@ -176,6 +176,8 @@ def start_api(
         except OSError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
+            server.terminate()  # not left serving (or restarting its workers) after the bench
+            server.wait(timeout=30)
             raise SystemExit("query API did not become ready")
         time.sleep(0.1)
 

@@ -23,6 +23,13 @@ from streamsuite_common.logs import get_logger
 
 log = get_logger(__name__)
 
+# The supervisor pings each worker and kills one that has not answered within this: a spawned
+# worker answers only once it has imported the app, which took over uvicorn's 5 s default on a
+# busy node (every worker was killed while starting, again and again). A worker that exits is
+# seen at once whatever this is; a SIGTERM waits for a pending ping, so it stays well under the
+# pod's termination grace (30 s) minus the shutdown's (GRACE_S).
+PING_TIMEOUT_S = 15
+
 Build = Callable[[], tuple[Any, Callable[[], None]]]
 """Builds a worker's app in the worker: (the ASGI app, what to call first on the stop signal).
 Picklable (a module-level function, or a functools.partial of one with picklable arguments):
@@ -97,6 +104,7 @@ def serve_workers(build: Build, http: HttpSettings, workers: int) -> bool:
         host=http.host,
         port=http.port,
         workers=workers,
+        timeout_worker_healthcheck=PING_TIMEOUT_S,
         log_config=None,  # keep our JSON logging for uvicorn's own lines
         access_log=False,  # the metrics middleware logs each request
         timeout_graceful_shutdown=GRACE_S,

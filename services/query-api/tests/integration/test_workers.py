@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from devstack.testing import free_port, wait_for
@@ -71,6 +72,17 @@ def sample_value(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def leave_stale_counts(metrics_dir: Path, count: float) -> None:
+    """What a previous run (a restarted container on the same emptyDir) would have left."""
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    stale = MmapedDict(str(metrics_dir / "counter_999999.db"))
+    name = f"{PREFIX}_requests"
+    key = mmap_key(name, f"{name}_total", ["route", "method", "status"], [BY_ID, "GET", "200"],
+                   "HTTP requests answered, by route template, method and status")  # fmt: skip
+    stale.write_value(key, count, 0.0)
+    stale.close()
+
+
 @contextlib.contextmanager
 def workers_api(tmp_path, reader_settings, schema, **sections) -> Iterator[Api]:
     port = free_port()
@@ -92,17 +104,28 @@ def workers_api(tmp_path, reader_settings, schema, **sections) -> Iterator[Api]:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log = tmp_path / "query-api.log"
     command = [sys.executable, "-m", "streamsuite_query_api", "--cfg", str(cfg)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with log.open("wb") as out:  # a session of its own: a kill reaches the workers too
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
     api = Api(process, f"http://127.0.0.1:{port}", metrics_dir, log)
     try:
         wait_for(lambda: len(api.workers()) == 2, timeout_s=60, what="two workers")
         wait_for(lambda: _ready(api.base), timeout_s=60, what="the query API to be ready")
         yield api
     finally:
-        if process.poll() is None:
-            process.kill()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM as Kubernetes sends it, then whatever is left of the session killed (a
+    supervisor killed alone would leave its workers serving)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def _ready(base: str) -> bool:
@@ -125,6 +148,7 @@ def fresh_connections(base: str, path: str, count: int) -> list[int]:
 
 def test_metrics_add_up_the_requests_of_every_worker(tmp_path, reader_settings, schema, filler):
     [record_id] = filler.add({"n": 1})
+    leave_stale_counts(tmp_path / "metrics", 1000)
     with workers_api(tmp_path, reader_settings, schema) as api:
         statuses: list[int] = []
 
