@@ -122,5 +122,9 @@ class StabilityTracker:
         watch = self._seen.get(path)
         return watch is not None and watch.state == MOVED_IN
 
+    def watching(self, path: str) -> bool:
+        """Whether anything (an event, a scan) was noted about ``path`` since it was forgotten."""
+        return path in self._seen
+
     def forget(self, path: str) -> None:
         self._seen.pop(path, None)

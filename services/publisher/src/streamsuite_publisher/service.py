@@ -10,6 +10,7 @@ until the file at fault is alone; that file is refused, never retried forever.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -301,18 +302,18 @@ class PublisherService:
         self, stop: threading.Event, unfinished: Callable[[], int], cutter: BatchCutter
     ) -> Iterator[Prepared | object]:
         """Files renamed in (complete at once) while a batch is published are claimed and read
-        into the next batch, which is cut and sent as soon as the publishing thread is free,
-        instead of waiting for the next scan. This ends once nothing is being published, or
-        after a rescan interval or when a file written in place is due, so that the scan and
-        the stability window still get their turn under a steady stream of renames."""
+        into the next batch, which is cut as soon as the publishing thread comes for it (never
+        held back to take more) instead of waiting for the next scan. This ends once nothing
+        is being published, or after a rescan interval or when a file written in place is
+        due, so that the scan and the stability window still get their turn under a steady
+        stream of renames; files renamed in and not taken by then are left to the scan."""
         until = time.monotonic() + self.settings.rescan_s
         filling = True  # the batch being filled may hold items
+        pending: collections.deque[str] = collections.deque()
         while not (stop.is_set() or self.shutdown.requested):
-            arrived = self._renamed_in()
-            if arrived:
-                yield from self._claimed(arrived, stop)
-                filling = True
-                continue
+            for relpath in self._renamed_in():
+                self.tracker.forget(relpath)  # ours to take, noted again if we leave it
+                pending.append(relpath)
             busy = unfinished()
             if filling and busy <= 1:  # the publishing thread waits for this batch: cut it
                 cutter.reset()
@@ -322,10 +323,19 @@ class PublisherService:
             now = time.monotonic()
             due = self.tracker.next_due(now)
             left = min(until - now, self.settings.rescan_s if due is None else due)
+            if left > 0 and pending:
+                relpath = pending.popleft()
+                if not self.tracker.watching(relpath):  # else an event since said more: the
+                    yield from self._claimed([relpath], stop)  # tracker decides, at a scan
+                    filling = True
+                continue
             if busy == 0 or left <= 0:
-                return
+                break
             self.wake.wait(left)  # an arrival, or the publishing thread done with a batch
             self.wake.clear()
+        for relpath in pending:  # renamed in: complete, the next scan takes them at once
+            if not self.tracker.watching(relpath):
+                self.tracker.note(relpath, MOVED_IN, time.monotonic())
 
     def _renamed_in(self) -> list[str]:
         """The watcher's events since the last look, noted; the files renamed in among them."""
