@@ -20,7 +20,6 @@ from streamsuite_common.http_service import serve
 from streamsuite_common.http_workers import serve_workers
 from streamsuite_common.logs import configure_logging, get_logger
 from streamsuite_query_api import config as query_config
-from streamsuite_query_api.app import create_app
 from streamsuite_query_api.config import SERVICE, QueryApiConfig
 
 log = get_logger(__name__)
@@ -42,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(SERVICE, cfg.log)
     log.info("query API starting", config=config_module.redacted(cfg))
     if cfg.query_api.workers == 1:
+        from streamsuite_query_api.app import create_app
+
         app = create_app(cfg)
         serve(app, cfg.http, on_exit=app.state.ctx.notifier.stop_streams)
     elif not serve_workers(functools.partial(build_worker, cfg), cfg.http, cfg.query_api.workers):
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 def build_worker(cfg: QueryApiConfig) -> tuple[Any, Callable[[], None]]:
     """One worker's app, in the worker (spawned: logging is set up again), with its share of
     the limits and metrics that read every worker's."""
+    from streamsuite_query_api.app import create_app  # the supervisor never imports the app
+
     configure_logging(SERVICE, cfg.log)
     app = create_app(query_config.per_worker(cfg), registry=metrics_workers.registry())
     return app, app.state.ctx.notifier.stop_streams
