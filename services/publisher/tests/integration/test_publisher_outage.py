@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,8 +90,15 @@ def test_broker_outage_holds_files_turns_readiness_503_and_loses_nothing(own_bro
 
         own_broker.stop()
         wait_for(lambda: http_status(readyz) == 503, what="readiness 503 during the outage")
+        # Renamed in, so each is complete at once and claimed even while the batch of an
+        # earlier one is held by the outage (the read-ahead takes arrivals during a publish).
+        # Written in place, a file that became ready after the first claim waited for a scan
+        # the held publish never let come: the test then timed out (a fresh-clone make test).
+        staging = tmp_path / "staging"
+        staging.mkdir()
         for n in range(3):
-            (inbox / f"during-{n}.json").write_text(json.dumps({"n": n}))
+            (staging / f"during-{n}.json").write_text(json.dumps({"n": n}))
+            os.rename(staging / f"during-{n}.json", inbox / f"during-{n}.json")
         # The files are claimed and held, never moved to processed/ or error/ while Kafka is away.
         # The loop may first sit out one Kafka call that waits for the broker (up to 60 s).
         wait_for(lambda: not list(inbox.glob("during-*.json")), timeout_s=150, what="files claimed")
