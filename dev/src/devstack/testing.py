@@ -85,6 +85,15 @@ def free_offset(bases: Iterable[int]) -> int:
     raise RuntimeError(f"no free offset for ports {ports}")
 
 
+def records_rows_read(plan: dict) -> int:
+    """Rows all scans of ``records`` (table or its indexes) returned over all their loops, in
+    an ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan: how much of the table a read touched."""
+    own = 0
+    if plan.get("Relation Name") == "records":
+        own = plan["Actual Rows"] * plan["Actual Loops"]
+    return own + sum(records_rows_read(child) for child in plan.get("Plans", []))
+
+
 def wait_for(
     condition: Callable[[], Any],
     *,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from devstack.testing import migrated_schema
+from devstack.testing import migrated_schema, records_rows_read
 from streamsuite_common.db import connect
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.sql import STATS_SQL
@@ -20,14 +20,6 @@ EXACT_SQL = (
     "LEFT JOIN records r ON r.ingested_at >= m.minute "
     "AND r.ingested_at < m.minute + interval '1 minute' GROUP BY m.minute ORDER BY m.minute"
 )
-
-
-def records_rows_read(plan: dict) -> int:
-    """Rows all scans of ``records`` (table or its indexes) returned, over all their loops."""
-    own = 0
-    if plan.get("Relation Name") == "records":
-        own = plan["Actual Rows"] * plan["Actual Loops"]
-    return own + sum(records_rows_read(child) for child in plan.get("Plans", []))
 
 
 def test_records_per_minute_on_a_big_table_reads_a_few_rows_and_matches_the_counts(

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from devstack.testing import migrated_schema
+from devstack.testing import migrated_schema, records_rows_read
 from streamsuite_common.db import connect
 from streamsuite_web.reads import LATENCY_SAMPLE, PER_MINUTE_SQL, per_minute
 
@@ -23,13 +23,6 @@ EXACT_SQL = (
     "AND r.ingested_at < m.minute + interval '1 minute' AND r.produced_at IS NOT NULL"
     ") s ON true GROUP BY m.minute ORDER BY m.minute"
 )
-
-
-def records_rows_read(plan: dict) -> int:
-    own = 0
-    if plan.get("Relation Name") == "records":
-        own = plan["Actual Rows"] * plan["Actual Loops"]
-    return own + sum(records_rows_read(child) for child in plan.get("Plans", []))
 
 
 def fill_and_read(admin_conn, writer_settings, reader_settings, rows: int):
