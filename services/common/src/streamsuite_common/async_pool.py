@@ -36,7 +36,7 @@ from streamsuite_common.pool import (
     first_line,
     session_kwargs,
 )
-from streamsuite_common.query.steps import Step, Steps, refusal
+from streamsuite_common.query.steps import PreparingConnection, Step, Steps, failed, prepared
 
 T = TypeVar("T")
 Connection = psycopg2.extensions.connection
@@ -83,12 +83,9 @@ async def execute(conn: Connection, step: Step) -> list:
     try:
         cur.execute(text, params)
         await wait_ready(conn)
-        return cur.fetchall()
+        return cur.fetchall() if cur.description is not None else []  # PREPARE: no rows
     except psycopg2.Error as exc:
-        refused = refusal(exc, f)
-        if refused is None:
-            raise
-        raise refused from None
+        return failed(exc, text, f)
     finally:
         cur.close()
 
@@ -215,7 +212,8 @@ class AsyncReadPool:
             reused = conn in self._proven
             discard = True
             try:
-                result = await drive(make_steps(*args, **kwargs), functools.partial(execute, conn))
+                steps = prepared(conn, make_steps(*args, **kwargs))
+                result = await drive(steps, functools.partial(execute, conn))
                 discard = False
                 self._proven.add(conn)
                 return result
@@ -246,7 +244,9 @@ class AsyncReadPool:
             if not conn.closed:
                 return conn
         try:
-            conn = psycopg2.connect(**self._kwargs, async_=1)
+            conn = psycopg2.connect(
+                **self._kwargs, async_=1, connection_factory=PreparingConnection
+            )
         except psycopg2.Error as exc:
             raise DatabaseUnavailable(f"database unreachable: {first_line(exc)}") from exc
         try:

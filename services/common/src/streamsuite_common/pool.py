@@ -21,7 +21,7 @@ import psycopg2.extensions
 
 from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.db import connect_kwargs
-from streamsuite_common.query.steps import Steps, ask, run_on
+from streamsuite_common.query.steps import PreparingConnection, Steps, ask, run_on
 
 if TYPE_CHECKING:
     from streamsuite_common.async_pool import AsyncReadPool
@@ -144,7 +144,7 @@ class ReadOnlyPool:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
             try:
-                conn = psycopg2.connect(**self._kwargs)
+                conn = psycopg2.connect(**self._kwargs, connection_factory=PreparingConnection)
             except psycopg2.Error as exc:
                 raise DatabaseUnavailable(f"database unreachable: {first_line(exc)}") from exc
         if not conn.autocommit:

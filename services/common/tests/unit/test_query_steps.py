@@ -106,3 +106,59 @@ def test_a_slot_given_back_goes_to_the_request_waiting() -> None:
 
     asyncio.run(handed_over())
     assert pool.in_use == 0
+
+
+class Session:
+    """A connection's stand-in: only what ``steps.prepared`` reads (its ``prepared`` names)."""
+
+    def __init__(self) -> None:
+        self.prepared: set[str] = set()
+
+
+def test_a_registered_statement_is_prepared_once_per_session_then_run_by_name() -> None:
+    statement = sql.PREPARABLE[sql.record_by_id_sql(1)[0]]
+    session, other = Session(), Session()
+    for conn, expected in ((session, 2), (session, 1), (other, 2)):
+        asked: list = []
+        found = drive_sync(query_steps.prepared(conn, query_read.get_record.steps(7)), asked)
+        texts = [text for (text, _), _ in asked]
+        assert texts == [statement.prepare, statement.execute][-expected:]
+        assert asked[-1][0][1] == {"id": 7}
+        assert found == '{"id":7}'
+    assert session.prepared == other.prepared == {statement.name}
+
+
+def test_a_statement_not_registered_or_a_plain_connection_runs_as_written() -> None:
+    latest = sql.PREPARABLE[sql.latest_record_id_sql()[0]]
+    asked: list = []
+    drive_sync(query_steps.prepared(Session(), key_value_page()), asked)
+    written: list = []
+    drive_sync(key_value_page(), written)
+    # The newest id is registered; a document filter's windows (value-dependent plans) not.
+    assert [step[0][0] for step in asked[:2]] == [latest.prepare, latest.execute]
+    assert asked[2:] == written[1:]
+    assert all(step[0][0] not in sql.PREPARABLE for step in written[1:])
+    plain: list = []
+    drive_sync(query_steps.prepared(object(), query_read.get_record.steps(7)), plain)
+    assert [step[0] for step in plain] == [sql.record_by_id_sql(7)]
+
+
+def test_a_prepared_statement_has_the_parameters_of_its_text_in_order() -> None:
+    text = "SELECT %(b)s::int + %(a)s::int, '100%%'"
+    with pytest.raises(ValueError, match="not"):
+        sql.preparable("x", text, {"a": "integer"})
+    sql.preparable("t_sum", text, {"a": "integer", "b": "integer"})
+    made = sql.PREPARABLE.pop(text)
+    assert made.prepare == "PREPARE t_sum(integer, integer) AS SELECT $2::int + $1::int, '100%'"
+    assert made.execute == "EXECUTE t_sum(%(a)s, %(b)s)"
+
+
+def drive_sync(steps: query_steps.Steps, asked: list):
+    def answer(step: query_steps.Step) -> list:
+        asked.append(step)
+        text = step[0][0]
+        if text.startswith("PREPARE"):
+            return []
+        return [(7, '{"id":7}')]
+
+    return query_steps.drive(steps, answer)

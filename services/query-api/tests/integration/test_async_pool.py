@@ -14,7 +14,7 @@ import pytest
 
 from streamsuite_common.async_pool import AsyncReadPool
 from streamsuite_common.pool import DatabaseUnavailable, StatementTimeout
-from streamsuite_common.query import CursorCodec, InvalidQuery, Page, parse_record_params
+from streamsuite_common.query import CursorCodec, InvalidQuery, Page, parse_record_params, sql
 from streamsuite_common.query import read as query_read
 from streamsuite_common.query.steps import ask
 
@@ -25,6 +25,11 @@ LOCKED = "SELECT pg_advisory_xact_lock(%(key)s)"
 
 def _rows(text: str, params: dict | None = None):
     return (yield ask((text, params or {})))
+
+
+def _as_written(text: str):
+    """``text`` sent as it is, without parameter formatting (its % signs stay)."""
+    return (yield ask((text, None)))  # type: ignore[arg-type]
 
 
 def _pid():
@@ -161,6 +166,69 @@ def test_a_value_postgresql_refuses_is_invalid_query_naming_it(make_pool):
         assert refused.value.param == "jsonpath"
         assert "PostgreSQL refused it" in str(refused.value)
         assert await pool.read(_rows, "SELECT 1") == [(1,)]
+
+    asyncio.run(scenario())
+    assert (pool.in_use, pool.idle) == (0, 1)
+
+
+def _prepared_names():
+    rows = yield ask(("SELECT name FROM pg_prepared_statements ORDER BY name", {}))
+    return [row[0] for row in rows]
+
+
+def test_a_record_by_id_is_prepared_once_per_connection_and_answers_as_its_statement(
+    make_pool, filler
+):
+    """The by-id statement is planned once per connection (PREPARE), then run by name; the
+    answer is the one the statement itself gives."""
+    (record_id,) = filler.add({"a": 1})
+    pool = make_pool()
+    text, params = sql.record_by_id_sql(record_id)
+
+    async def scenario() -> None:
+        first = await pool.read(query_read.get_record.steps, record_id)
+        second = await pool.read(query_read.get_record.steps, record_id)
+        # The same text with a space more is not registered: PostgreSQL plans it as sent.
+        ((_, plain),) = await pool.read(_rows, text + " ", params)
+        assert first == second == plain
+        assert '"a": 1' in plain
+        assert await pool.read(_prepared_names) == ["streamsuite_record_by_id"]
+        assert await pool.read(query_read.get_record.steps, record_id + 1) is None
+
+    asyncio.run(scenario())
+
+
+def test_a_statement_prepared_before_the_pool_knew_is_used_not_an_error(make_pool, filler):
+    """A read cancelled after its PREPARE was sent never learns that it ran; the next PREPARE
+    of the name on that session (42P05: it exists) is taken as done."""
+    (record_id,) = filler.add({"b": 2})
+    pool = make_pool()
+    statement = sql.PREPARABLE[sql.record_by_id_sql(record_id)[0]]
+
+    async def scenario() -> None:
+        await pool.read(_as_written, statement.prepare)  # behind the pool's back
+        found = await pool.read(query_read.get_record.steps, record_id)
+        assert found is not None
+        assert '"b": 2' in found
+        assert await pool.read(query_read.get_record.steps, record_id) == found
+
+    asyncio.run(scenario())
+    assert (pool.in_use, pool.idle) == (0, 1)
+
+
+def test_a_session_that_lost_its_prepared_statements_prepares_them_again(make_pool, filler):
+    """DEALLOCATE behind the pool's back (a pooler, an operator): the EXECUTE that meets it
+    fails as an OperationalError, and the pool's one retry, on a new connection, prepares
+    again and answers."""
+    (record_id,) = filler.add({"c": 3})
+    pool = make_pool()
+
+    async def scenario() -> None:
+        found = await pool.read(query_read.get_record.steps, record_id)
+        await pool.read(_as_written, "DEALLOCATE ALL")
+        assert await pool.read(_prepared_names) == []
+        assert await pool.read(query_read.get_record.steps, record_id) == found
+        assert await pool.read(_prepared_names) == ["streamsuite_record_by_id"]
 
     asyncio.run(scenario())
     assert (pool.in_use, pool.idle) == (0, 1)

@@ -7,12 +7,47 @@ Each builder returns ``(sql, params)`` for ``cursor.execute``. Pure, no I/O.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 from streamsuite_common.query.filters import DeadLetterFilter, Page, RecordFilter
 from streamsuite_common.query.values import containment_fragments, jsonpath_is_predicate
 
 Statement = tuple[str, dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preparable:
+    """A statement PostgreSQL parses and plans once per connection (``PREPARE``), then runs
+    by name (``EXECUTE``): planning the record JSON expression was about 300 µs of the
+    430 µs of server time a by-id read took. Only statements whose one plan suits every value
+    are registered (an id, a limit); a document filter's plan depends on its value."""
+
+    name: str
+    prepare: str  # PREPARE name(types) AS the text with $1..$n, run once per connection
+    execute: str  # EXECUTE name(%(param)s, ...), with the statement's own parameters
+
+
+# The registered statements by their text: a read's step is looked up here as it runs.
+PREPARABLE: dict[str, Preparable] = {}
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def preparable(name: str, text: str, types: dict[str, str]) -> str:
+    """Register ``text`` (named ``%(param)s`` parameters, each with its SQL type in
+    ``types``, in order) as a prepared statement; returns ``text``."""
+    order = list(types)
+    if sorted(set(_PARAM.findall(text))) != sorted(order):
+        raise ValueError(f"{name}: parameters {_PARAM.findall(text)} are not {order}")
+    body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", text).replace("%%", "%")
+    signature = f"({', '.join(types.values())})" if types else ""
+    arguments = f"({', '.join(f'%({param})s' for param in order)})" if types else ""
+    PREPARABLE[text] = Preparable(
+        name, f"PREPARE {name}{signature} AS {body}", f"EXECUTE {name}{arguments}"
+    )
+    return text
+
 
 # List pages show a document whose stored (compressed) size is beyond this as a preview: its
 # first PREVIEW_CHARS characters, ``payload`` null and ``payload_truncated`` true; the whole
@@ -32,14 +67,25 @@ def _json_number(column: str) -> str:
 def _json_time(column: str) -> str:
     # The session runs in UTC; RFC 3339 with microseconds and Z.
     return (
-        f"coalesce('\"' || to_char(r.{column} AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '\"', 'null')"
+        f"coalesce(to_json(to_char(r.{column} AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text, 'null')"
     )
+
+
+# The record's JSON object, one ``%s`` per field; ``%%`` because the statements go through
+# psycopg2's parameter formatting (``preparable`` turns it back for PREPARE).
+_RECORD_TEMPLATE = (
+    '{"id":%s,"kind":%s,"source":%s,"sha256":%s,"doc_index":%s,"name":%s,"age":%s,'
+    '"payload":%s,"kafka":{"topic":%s,"partition":%s,"offset":%s},'
+    '"produced_at":%s,"ingested_at":%s}'
+).replace("%", "%%")
 
 
 def record_json_sql(*, preview: bool) -> str:
     """The record JSON object built by PostgreSQL from the columns of ``r`` (one row of
-    records), so Python only forwards text; the payload spliced in as jsonb prints it."""
+    records), so Python only forwards text; the payload spliced in as jsonb prints it.
+    One ``format()`` call, not a chain of ``||``: PostgreSQL resolves one function instead of
+    some thirty operators, about 110 µs less to plan each statement."""
     payload = "r.payload::text"
     if preview:
         payload = (
@@ -47,19 +93,22 @@ def record_json_sql(*, preview: bool) -> str:
             'ELSE \'null,"payload_truncated":true,"payload_preview":\' '
             f"|| to_json(left(r.payload::text, {PREVIEW_CHARS}))::text END"
         )
-    return (
-        "'{\"id\":' || r.id || ',\"kind\":' || to_json(r.kind)::text"
-        f" || ',\"source\":' || {_json_text('source')}"
-        f" || ',\"sha256\":' || {_json_text('sha256')}"
-        f" || ',\"doc_index\":' || {_json_number('doc_index')}"
-        f" || ',\"name\":' || {_json_text('name')}"
-        f" || ',\"age\":' || {_json_number('age')}"
-        f" || ',\"payload\":' || {payload}"
-        ' || \',"kafka":{"topic":\' || to_json(r.kafka_topic)::text'
-        " || ',\"partition\":' || r.kafka_partition || ',\"offset\":' || r.kafka_offset"
-        f" || '}},\"produced_at\":' || {_json_time('produced_at')}"
-        f" || ',\"ingested_at\":' || {_json_time('ingested_at')} || '}}'"
-    )
+    fields = [
+        "r.id",
+        "to_json(r.kind)",
+        _json_text("source"),
+        _json_text("sha256"),
+        _json_number("doc_index"),
+        _json_text("name"),
+        _json_number("age"),
+        payload,
+        "to_json(r.kafka_topic)",
+        "r.kafka_partition",
+        "r.kafka_offset",
+        _json_time("produced_at"),
+        _json_time("ingested_at"),
+    ]
+    return f"format('{_RECORD_TEMPLATE}', {', '.join(fields)})"
 
 
 LIST_RECORD_JSON = record_json_sql(preview=True)
@@ -161,6 +210,20 @@ def records_page_sql(f: RecordFilter, page: Page) -> Statement:
     return _rendered(inner, preview=True), params
 
 
+# The pages without a filter, the first and the next ones: one plan (records_pkey backwards)
+# suits every limit and cursor.
+preparable(
+    "streamsuite_records_page",
+    records_page_sql(RecordFilter(), Page(limit=1))[0],
+    {"limit": "integer"},
+)
+preparable(
+    "streamsuite_records_page_before",
+    records_page_sql(RecordFilter(), Page(limit=1, before_id=2))[0],
+    {"before_id": "bigint", "limit": "integer"},
+)
+
+
 # Document filters (`key`+`value`, `contains`, `jsonpath`) are served by the GIN index, but
 # with ORDER BY id DESC LIMIT the planner walks records_pkey backwards whenever it expects the
 # matches to be spread evenly, and reads the whole table when they are all old or rare. So a
@@ -213,10 +276,16 @@ def records_below_sql(f: RecordFilter, below: int, limit: int) -> Statement:
     return _rendered(inner, preview=True), params
 
 
+_RECORD_BY_ID = preparable(
+    "streamsuite_record_by_id",
+    _rendered("SELECT * FROM records WHERE id = %(id)s", preview=False),
+    {"id": "bigint"},
+)
+
+
 def record_by_id_sql(record_id: int) -> Statement:
     """(id, whole record JSON)."""
-    inner = "SELECT * FROM records WHERE id = %(id)s"
-    return _rendered(inner, preview=False), {"id": record_id}
+    return _RECORD_BY_ID, {"id": record_id}
 
 
 # --- the stream, in commit order (see migration 0003) ---
@@ -275,8 +344,13 @@ def filter_check_sql(f: RecordFilter) -> Statement:
     return f"SELECT 1 FROM records{clause} LIMIT 0", params  # noqa: S608
 
 
+_LATEST_RECORD_ID = preparable(
+    "streamsuite_latest_record_id", "SELECT coalesce(max(id), 0) FROM records", {}
+)
+
+
 def latest_record_id_sql() -> Statement:
-    return "SELECT coalesce(max(id), 0) FROM records", {}
+    return _LATEST_RECORD_ID, {}
 
 
 # The API's list carries no raw bytes (up to 256 KiB each): ``/dead-letters/{id}`` has them.

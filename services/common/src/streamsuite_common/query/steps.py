@@ -28,6 +28,7 @@ Steps = Generator[Step, list, T]
 # numeric overflow, invalid regex) and 42601 (syntax error: jsonpath syntax).
 _INPUT_CLASSES = ("22",)
 _INPUT_CODES = ("42601",)
+DUPLICATE_PREPARED_STATEMENT = "42P05"
 
 
 def ask(statement: sql.Statement, f: RecordFilter | None = None) -> Step:
@@ -55,20 +56,30 @@ def culprit(f: RecordFilter | None, message: str) -> str:
     return given[0] if len(given) == 1 else "filter"
 
 
+def failed(exc: psycopg2.Error, text: str, f: RecordFilter | None) -> list:
+    """What a failed statement comes to: no rows for a PREPARE the connection already holds
+    (a read cancelled after sending it never learnt it ran), ``InvalidQuery`` for a refused
+    value; anything else is raised again. (An EXECUTE of a name the session lost is an
+    OperationalError: the pools retry the read once on a new connection, which prepares.)"""
+    if exc.pgcode == DUPLICATE_PREPARED_STATEMENT and text.startswith("PREPARE "):
+        return []
+    refused = refusal(exc, f)
+    if refused is None:
+        raise exc
+    raise refused from None
+
+
 def execute(conn: psycopg2.extensions.connection, step: Step) -> list:
     """One step on a blocking connection."""
     (text, params), f = step
     try:
         with conn.cursor() as cur:
             cur.execute(text, params)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description is not None else []  # PREPARE: no rows
     except psycopg2.Error as exc:
         if not conn.autocommit and not conn.closed:
             conn.rollback()
-        refused = refusal(exc, f)
-        if refused is None:
-            raise
-        raise refused from None
+        return failed(exc, text, f)
 
 
 def drive(steps: Steps[T], answer: Callable[[Step], list]) -> T:
@@ -81,8 +92,40 @@ def drive(steps: Steps[T], answer: Callable[[Step], list]) -> T:
         return done.value
 
 
+class PreparingConnection(psycopg2.extensions.connection):
+    """A connection that remembers which statements it has prepared (``prepared``); give it
+    to ``psycopg2.connect(connection_factory=...)``. Other connections run every statement
+    as it is."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
+
+
+def prepared(conn: psycopg2.extensions.connection, steps: Steps[T]) -> Steps[T]:
+    """``steps`` with each registered statement (``sql.PREPARABLE``) run by name: prepared
+    first when this connection has not prepared it yet. A failed PREPARE creates nothing,
+    so the name is remembered only once it ran."""
+    known = getattr(conn, "prepared", None)
+    if known is None:
+        return (yield from steps)
+    try:
+        step = next(steps)
+        while True:
+            (text, params), f = step
+            statement = sql.PREPARABLE.get(text)
+            if statement is not None:
+                if statement.name not in known:
+                    yield ask((statement.prepare, None), f)  # type: ignore[arg-type]
+                    known.add(statement.name)
+                step = (statement.execute, params), f
+            step = steps.send((yield step))
+    except StopIteration as done:
+        return done.value
+
+
 def run_on(conn: psycopg2.extensions.connection, steps: Steps[T]) -> T:
-    return drive(steps, functools.partial(execute, conn))
+    return drive(prepared(conn, steps), functools.partial(execute, conn))
 
 
 def reads(make_steps: Callable[..., Steps[T]]) -> Callable[..., T]:
