@@ -19,6 +19,7 @@ from streamsuite_common.query import (
     CursorCodec,
     InvalidQuery,
     Page,
+    RecordFilter,
     parse_dead_letter_params,
     parse_key_value_body,
     parse_record_params,
@@ -368,6 +369,9 @@ async def list_records(
         raise InvalidQuery("select", "not with format=csv (its columns are fixed)")
     shape = None if fields is None else functools.partial(render.project, names=fields)
     pairs = [(n, v) for n, v in request.query_params.multi_items() if n not in _NOT_FILTERS]
+    if kind == "json" and shape is None:
+        return await records_page(request, *parse_record_params(pairs, context.codec,
+                                                                 incremental=True))  # fmt: skip
     if kind == "json":
         parse = functools.partial(parse_record_params, incremental=True)
         return await _list_page(request, parse, query_read.list_records.steps, pairs, shape)
@@ -380,6 +384,13 @@ async def list_records(
         kind, record_filter, first, context.codec, functools.partial(_read, request), shape=shape
     )
     return StreamingResponse(body, media_type=export.MEDIA_TYPES[kind])
+
+
+async def records_page(request: Request, record_filter: RecordFilter, page: Page) -> Response:
+    """A JSON page of records (``list_records``, and ``fast_routes`` for a plain page)."""
+    codec = ctx(request).codec
+    found = await _read(request, query_read.list_records.steps, record_filter, page, codec)
+    return json_response(found.to_json())
 
 
 _CACHE_HEADERS = {
