@@ -133,6 +133,10 @@ kube-deps: ## install containerd, runc, the CNI plugins, iptables and Podman fro
 .PHONY: helm
 helm: $(HELM) $(HELM4) ## build helm 3 and helm 4 into .cache/tools (Go module proxy)
 
+.PHONY: bench-deps
+bench-deps: ## install wrk from Debian when missing (the load generator of `make bench`)
+	@WITH_BROWSER=0 WITH_BENCH=1 bash dev/system-deps.sh
+
 .PHONY: system-deps
 system-deps: ## install Java, Maven and Chromium from Debian when missing (needs root or sudo)
 	@bash dev/system-deps.sh
@@ -228,7 +232,7 @@ chaos: venv stack-deps ## SIGKILL every service, kill -9 the broker and PostgreS
 	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 
 .PHONY: bench
-bench: venv stack-deps ## benchmarks on the real Kafka and PostgreSQL, then the side-by-side with Kafka Connect (BENCH_DOCS, BENCH_RUNS, BENCH_CONTENDERS; writes bench/results.md)
+bench: venv stack-deps bench-deps ## benchmarks on the real Kafka and PostgreSQL, then the side-by-side with Kafka Connect (BENCH_DOCS, BENCH_RUNS, BENCH_CONTENDERS; writes bench/results.md)
 	$(BIN)/devstack run -- bash -c 'for b in services/*/bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done; \
 		echo "== devstack.bench: ingestor vs Kafka Connect + Debezium, raw ceilings"; $(BIN)/python -m devstack.bench'
 

@@ -3,7 +3,8 @@
 # (17+) for the Kafka broker, Maven to fetch its jars, and Chromium for the web UI's browser
 # tests (WITH_BROWSER=0 skips it, e.g. for `make up`), and with WITH_KUBE_NODE=1 what the
 # single-node Kubernetes cluster runs on (containerd, runc, the CNI plugins, iptables, nftables,
-# Podman to hand images over, gcc for the pause binary). Debian/Ubuntu only; needs root or sudo.
+# Podman to hand images over, gcc for the pause binary), and with WITH_BENCH=1 wrk, the load
+# generator of `make bench`. Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,9 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 if [ "${WITH_BROWSER:-1}" = 1 ] && ! command -v chromium >/dev/null; then
   missing+=(chromium)
+fi
+if [ "${WITH_BENCH:-0}" = 1 ]; then
+  command -v wrk >/dev/null || missing+=(wrk)
 fi
 if [ "${WITH_KUBE_NODE:-0}" = 1 ]; then
   for tool in containerd runc iptables nft podman gcc; do

@@ -14,7 +14,9 @@ or --big-records, 0 to skip).
 3. Per case (by id, first page, a selective key/value filter, a common one with limit 50,
    the seed ``POST /api/v1/query_unstructured_data``; on the big table /stats and has_key
    of a common and of a rare key):
-   closed loop (``--clients`` threads, keep-alive connections, as fast as answered) and open
+   closed loop (wrk, ``wrk_loop``: ``--clients`` keep-alive connections, as fast as answered;
+   ``--repeats`` runs per contender, interleaved, added up: a drift of the machine's speed
+   meets both contenders alike; p99 is the worst run's) and open
    loop (a fixed ``--rate`` of requests from an asyncio generator, latency counted from each
    request's scheduled time, so a slow answer is not hidden by the requests it delays), for
    streamsuite and PostGraphile; pgbench with the very SELECT the API issues, closed loop and
@@ -30,7 +32,7 @@ or --big-records, 0 to skip).
    with this run's number and whether it was met. The schemas are dropped at the end.
 
     .venv/bin/python services/query-api/bench/bench_query.py [--records N] [--seconds 10]
-        [--big-records N] [--cases 'by id,common,stats,has_key'] [--workers N]
+        [--big-records N] [--cases 'by id,common,stats,has_key'] [--workers N] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -46,13 +48,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
+import wrk_loop  # this folder's, beside the script
 import yaml
 from psycopg2 import sql
 
@@ -290,44 +292,26 @@ def _result(latencies: list[float], elapsed: float, errors: int) -> Result:
 
 def load_closed(port: int, make: Callable[[random.Random], Request], seconds: float,
                 clients: int) -> Result:  # fmt: skip
-    """``clients`` threads, each one keep-alive connection, each sending its next request as
-    soon as the previous one is answered, for ``seconds``."""
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
+    """``clients`` keep-alive connections, each sending its next request as soon as the
+    previous one is answered, for ``seconds``: wrk (``wrk_loop``), so that the load generator
+    takes little of the CPU the contenders share with it."""
+    if not wrk_loop.available():
+        raise SystemExit("wrk is missing: `make bench` installs it (dev/system-deps.sh)")
+    summary = wrk_loop.run(port, make, seconds, clients)
+    elapsed = summary["duration_us"] / 1e6
+    return Result(summary["requests"] / elapsed, summary["p50_us"] / 1000,
+                  summary["p99_us"] / 1000, summary["requests"],
+                  summary["failed"] + summary["bad"])  # fmt: skip
 
-    def worker(seed: int) -> None:
-        nonlocal errors
-        rng = random.Random(seed)  # noqa: S311 - sampling ids, not secrets
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, bad = [], 0
-        start.wait()
-        while time.monotonic() < deadline:
-            began = time.perf_counter()
-            try:
-                status, body = send(conn, make(rng))
-            except OSError:  # a timeout (a contender scanning 10 M rows): an error, go on
-                bad += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                continue
-            mine.append(time.perf_counter() - began)
-            bad += not answered(status, body)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors += bad
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + seconds
-    began = time.monotonic()
-    start.wait()
-    for t in threads:
-        t.join()
-    return _result(latencies, time.monotonic() - began, errors)
+def combined(runs: list[Result]) -> Result:
+    """Interleaved closed-loop runs of one contender as one: requests over time added up,
+    the median run's p50 and the worst run's p99."""
+    count = sum(r.count for r in runs)
+    elapsed = sum(r.count / r.rps for r in runs if r.rps)
+    p50s = sorted(r.p50_ms for r in runs)
+    return Result(count / elapsed if elapsed else 0.0, p50s[len(p50s) // 2],
+                  max(r.p99_ms for r in runs), count, sum(r.errors for r in runs))  # fmt: skip
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -535,8 +519,9 @@ def run_pgbench(reader: DatabaseSettings, script: str, seconds: float, clients: 
 def print_table(rows: list[tuple[str, str, str, Result]], args: argparse.Namespace) -> None:
     print(
         f"\n{args.records:,} records ({args.big_records:,} for the big-table cases); closed loop = "
-        f"{args.clients} clients as fast as answered, open loop = {args.rate:g} req/s fixed "
-        f"(latency from the scheduled start); {args.seconds:g}s per run"
+        f"{args.clients} clients as fast as answered (wrk; {args.repeats} runs each, "
+        f"interleaved), open loop = {args.rate:g} req/s fixed (latency from the scheduled "
+        f"start); {args.seconds:g}s per run"
     )
     header = (f"{'case':<34} {'contender':<13} {'mode':<10} {'req/s':>8} {'p50 ms':>8} "
               f"{'p99 ms':>8} {'requests':>9} {'errors':>6}")  # fmt: skip
@@ -720,9 +705,14 @@ def run_cases(reader: DatabaseSettings, admin, selected: list[Case], args: argpa
             contenders = [("streamsuite", port, case.ours),
                           ("PostGraphile", graphile_port, case.theirs)]  # fmt: skip
             same_answers(case.name, contenders, case.check)
-            for contender, target, make in contenders:
+            for _, target, make in contenders:
                 load_closed(target, make, 1.0, args.clients)  # warm-up
-                closed = load_closed(target, make, args.seconds, args.clients)
+            runs: dict[str, list[Result]] = {contender: [] for contender, _, _ in contenders}
+            for _ in range(args.repeats):
+                for contender, target, make in contenders:
+                    runs[contender].append(load_closed(target, make, args.seconds, args.clients))
+            for contender, target, make in contenders:
+                closed = combined(runs[contender])
                 measured(case.name, contender, "closed", closed)
                 if closed.rps * SLOW_OPEN_FACTOR < args.rate:
                     measured(case.name, contender, "open", None)
@@ -789,6 +779,12 @@ def main() -> int:
         help="comma-separated parts of case names to run (default: all), e.g. 'by id,common'",
     )
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=int(os.environ.get("BENCH_QUERY_REPEATS", "2")),
+        help="closed-loop runs per contender and case, interleaved",
+    )
     parser.add_argument(
         "--workers",
         type=int,
