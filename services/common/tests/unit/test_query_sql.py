@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 
@@ -57,11 +58,18 @@ def test_every_filter_is_bound_never_inlined():
     assert params["name"] == EVIL
     assert params["limit"] == 11
     assert params["before_id"] == 99
+    # A string value: the index finds it anywhere from its one entry, #> keeps it exact.
+    assert "payload @@ %(key_value_anywhere)s::jsonpath" in text
+    assert params["key_value_anywhere"] == f'$.** == "{EVIL}"'
+    assert "payload #> %(key_path)s::text[] = %(key_value)s::jsonb" in text
+    # Any other value: containment of the key too (both shapes of a digits-only segment).
+    text, params = _check(records_page_sql(dataclasses.replace(EVERYTHING, value="1"), Page()))
     assert "payload @> %(key_fragment_0)s::jsonb OR payload @> %(key_fragment_1)s::jsonb" in text
+    assert "key_value_anywhere" not in params
     assert "payload @@ %(jsonpath)s::jsonpath" in text
     # The record JSON is built by PostgreSQL after the LIMIT, for the page's rows only.
     assert text.endswith("ORDER BY id DESC LIMIT %(limit)s) r ORDER BY r.id DESC")
-    assert text.startswith("SELECT r.id, format('{\"id\":%%s,")
+    assert text.startswith('SELECT r.id, format(\'{"id":%%s,')
 
 
 def test_no_filter_is_a_plain_newest_first_page():

@@ -3,9 +3,12 @@ ingestor's own code: each answer is compared with the exact set of ids expected.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from streamsuite_common.query.sql import FIRST_WINDOW
 
 from .conftest import ids
 
@@ -56,6 +59,37 @@ def found(api, corpus, **params) -> set[str]:
 )
 def test_key_value_matches_the_typed_value_at_the_path(api, corpus, key, value, expected):
     assert found(api, corpus, key=key, value=value) == expected
+
+
+TRICKY = 'q"uo\\te \u2713 \U0001d11e $.** == "x"'
+
+
+def test_a_string_value_matches_exactly_at_its_path_whatever_its_characters(api, filler):
+    """A string is looked up in the index by itself, anywhere in the document (a jsonpath
+    bound as a parameter); the answer is still the exact position, and nothing the string
+    holds changes the path. The matches lie below the first window: the index serves them."""
+    names = ["tricky", "elsewhere", "deep", "number"]
+    stored = dict(zip(names, filler.add(
+        {"s": TRICKY, "list": [{"s": "deep"}], "n2": "30"},
+        {"other": TRICKY, "s": "plain", "n2": 30},
+        {"list": [{"t": "deep"}, {"s": "deep"}]},
+        {"s": 30, "list": [{"s": ["deep"]}]},
+    ), strict=True))  # fmt: skip
+    # Newer records than a first window's worth: the matches come from the index.
+    filler.add(*({"pad": n} for n in range(FIRST_WINDOW)))
+
+    def found_here(key: str, value: str) -> set[str]:
+        got = ids(api.get("/api/v1/records", params={"key": key, "value": value}))
+        return {name for name, record_id in stored.items() if record_id in got}
+
+    assert found_here("s", json.dumps(TRICKY)) == {"tricky"}
+    assert found_here("s", TRICKY) == {"tricky"}  # not JSON: taken as the string
+    assert found_here("list.0.s", "deep") == {"tricky"}
+    assert found_here("list.1.s", "deep") == {"deep"}
+    assert found_here("n2", '"30"') == {"tricky"}
+    assert found_here("n2", "30") == {"elsewhere"}
+    assert found_here("other", json.dumps(TRICKY)) == {"elsewhere"}
+    assert found_here("s", '"deep"') == set()
 
 
 def test_post_query_unstructured_data_matches_by_type(api, corpus):
