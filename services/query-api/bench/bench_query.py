@@ -304,6 +304,22 @@ def load_closed(port: int, make: Callable[[random.Random], Request], seconds: fl
                   summary["failed"] + summary["bad"])  # fmt: skip
 
 
+def settled(admin, reader: DatabaseSettings, timeout_s: float = 300.0) -> None:
+    """Until no statement of the reader role runs: a run's requests can outlive it in the
+    server (PostGraphile's scans of the selective filter take over a second after wrk has
+    gone), and the next run would be timed against them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with admin.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
+                        "AND state = 'active'", (reader.dbuser,))  # fmt: skip
+            if cur.fetchone()[0] == 0:
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"statements of {reader.dbuser} still running after {timeout_s:g}s")
+        time.sleep(0.05)
+
+
 def combined(runs: list[Result]) -> Result:
     """Interleaved closed-loop runs of one contender as one: requests over time added up,
     the median run's p50 and the worst run's p99."""
@@ -706,10 +722,12 @@ def run_cases(reader: DatabaseSettings, admin, selected: list[Case], args: argpa
                           ("PostGraphile", graphile_port, case.theirs)]  # fmt: skip
             same_answers(case.name, contenders, case.check)
             for _, target, make in contenders:
+                settled(admin, reader)
                 load_closed(target, make, 1.0, args.clients)  # warm-up
             runs: dict[str, list[Result]] = {contender: [] for contender, _, _ in contenders}
             for _ in range(args.repeats):
                 for contender, target, make in contenders:
+                    settled(admin, reader)
                     runs[contender].append(load_closed(target, make, args.seconds, args.clients))
             for contender, target, make in contenders:
                 closed = combined(runs[contender])
@@ -717,10 +735,12 @@ def run_cases(reader: DatabaseSettings, admin, selected: list[Case], args: argpa
                 if closed.rps * SLOW_OPEN_FACTOR < args.rate:
                     measured(case.name, contender, "open", None)
                     continue
+                settled(admin, reader)
                 measured(case.name, contender, "open",
                          load_open(target, make, args.rate, args.seconds))  # fmt: skip
             slug = "".join(ch if ch.isalnum() else "_" for ch in case.name)
             for mode, rate in (("closed", None), ("open", args.rate)):
+                settled(admin, reader)
                 measured(case.name, "pgbench", mode, run_pgbench(
                     reader, case.script, args.seconds, args.clients, workdir,
                     f"{reader.schema}_{slug}_{mode}", rate))  # fmt: skip
