@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -18,6 +20,7 @@ class Shutdown:
     def __init__(self) -> None:
         self.event = threading.Event()
         self._listeners: list[Callable[[], None]] = []
+        self._signal_pipe: int | None = None
 
     def on_request(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` when a stop is requested: a loop that sleeps on an event of its
@@ -26,13 +29,30 @@ class Shutdown:
 
     def install(self) -> Shutdown:
         """Handle SIGTERM and SIGINT from now on; call from the main thread."""
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        self._signal_pipe = write_end
+        threading.Thread(
+            target=self._relay, args=(read_end,), name="shutdown-signals", daemon=True
+        ).start()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         return self
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("shutdown requested", signal=signal.Signals(signum).name)
-        self.request()
+        # Python runs this in the main thread between two of its steps, maybe while that
+        # thread holds a lock the request takes (an Event's condition inside wait() or
+        # clear(), a log handler's): taking it here would deadlock. So the signal only goes
+        # down a pipe, and the relay thread makes the request.
+        assert self._signal_pipe is not None
+        with contextlib.suppress(BlockingIOError):  # full: a stop is on its way already
+            os.write(self._signal_pipe, bytes([signum]))
+
+    def _relay(self, read_end: int) -> None:
+        while signums := os.read(read_end, 64):
+            for signum in signums:
+                log.info("shutdown requested", signal=signal.Signals(signum).name)
+                self.request()
 
     def request(self) -> None:
         self.event.set()
