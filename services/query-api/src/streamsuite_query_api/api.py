@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from streamsuite_common import record_stream
@@ -20,6 +20,7 @@ from streamsuite_common.query import (
     InvalidQuery,
     Page,
     RecordFilter,
+    params,
     parse_dead_letter_params,
     parse_key_value_body,
     parse_record_params,
@@ -27,22 +28,15 @@ from streamsuite_common.query import (
     render,
 )
 from streamsuite_common.query import read as query_read
-from streamsuite_common.query.filters import (
-    DEFAULT_LIMIT,
-    MAX_ID,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    MAX_PARTITION,
-    RECORD_FIELDS,
-    parse_select,
-)
-from streamsuite_common.query.values import KEY_PATH_PATTERN, MAX_KEY_CHARS, TEXT_PATTERN
+from streamsuite_common.query.filters import parse_key_value_limit, parse_select
+from streamsuite_common.query.params import MAX_ID
 from streamsuite_common.slot_response import event_stream
 from streamsuite_common.stream_slots import StreamSlots
 from streamsuite_query_api import caching, export, models, stream
 from streamsuite_query_api.errors import ApiError
 from streamsuite_query_api.inputs import MAX_BODY_BYTES, read_json_body, reject_unknown_params
 from streamsuite_query_api.metrics import Metrics
+from streamsuite_query_api.parameters import documented
 
 JSON = "application/json"
 _PROBLEMS = {
@@ -79,176 +73,6 @@ def ctx(request: Request) -> Context:
 
 def json_response(text: str, status: int = 200, headers: dict | None = None) -> Response:
     return Response(text, status_code=status, media_type=JSON, headers=headers)
-
-
-# --- parameter declarations: for the OpenAPI document; the query layer does the parsing ---
-
-# What the query layer refuses, stated in the document (documentation only: the query layer
-# enforces it with a message naming the parameter): no empty text (leave the parameter out),
-# no NUL character, and a key path of 1..32 non-empty dot-separated segments.
-_TEXT = {"minLength": 1, "pattern": TEXT_PATTERN}
-_KEY_PATH = {"minLength": 1, "pattern": KEY_PATH_PATTERN}
-
-KeyParam = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_KEY_CHARS,
-        description="Dotted key path (`address.city`; `items.0.price` indexes arrays; at most "
-        "4 digits-only segments). Needs `value`, and `value` needs it. Served by the GIN "
-        "index on `payload`.",
-        examples=["age"],
-        json_schema_extra=_KEY_PATH,
-    ),
-]
-ValueParam = Annotated[
-    str | None,
-    Query(
-        description="Value at `key`, typed: parsed as JSON when it is valid JSON (`30` the "
-        'number, `"30"` the string, `true`, `null`, `{"a":1}`), else taken as a string '
-        "(`London`). Equality, including for objects and arrays. Needs `key`.",
-        examples=["36"],
-        json_schema_extra=_TEXT,
-    ),
-]
-HasKeyParam = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_KEY_CHARS,
-        description="Dotted key path that must exist (its value may be null). Not indexed.",
-        examples=["address.city"],
-        json_schema_extra=_KEY_PATH,
-    ),
-]
-ContainsParam = Annotated[
-    str | None,
-    Query(
-        description="JSON fragment the document must contain (`@>`): "
-        '`{"tags":["x"]}` matches a document whose `tags` array holds `"x"`; a top-level '
-        "array matches when one of its elements contains the fragment.",
-        examples=['{"address":{"city":"London"}}'],
-        json_schema_extra=_TEXT,
-    ),
-]
-JsonPathParam = Annotated[
-    str | None,
-    Query(
-        description="SQL/JSON path, bound as a parameter. A predicate (`$.age > 30`, "
-        '`$.tags[*] == "x"`, `exists($.address.zip)`) matches when true (`@@`); a filter or '
-        "plain path (`$.items[*] ? (@.price < 20)`, `$.address.zip`) matches when it finds "
-        "something (`@?`).",
-        examples=["$.age > 30"],
-        json_schema_extra=_TEXT,
-    ),
-]
-KindParam = Annotated[Literal["relational", "unstructured"] | None, Query()]
-NameParam = Annotated[
-    str | None, Query(description="Typed `name`, exact match.", json_schema_extra=_TEXT)
-]
-AgeMinParam = Annotated[
-    int | None, Query(description="Typed `age` at least this.", ge=-(2**31), le=2**31 - 1)
-]
-AgeMaxParam = Annotated[
-    int | None,
-    Query(description="Typed `age` at most this; not below `age_min`.", ge=-(2**31), le=2**31 - 1),
-]
-SourceParam = Annotated[
-    str | None, Query(description="Source file path, exact match.", json_schema_extra=_TEXT)
-]
-PartitionParam = Annotated[
-    int | None,
-    Query(
-        description="Kafka partition the record was read from (`kafka.partition`). Indexed "
-        "together with the offset.",
-        ge=0,
-        le=MAX_PARTITION,
-    ),
-]
-OffsetMinParam = Annotated[
-    int | None,
-    Query(
-        description="Kafka offset at least this (`kafka.offset`, inclusive); needs "
-        "`partition`. One offset: the same value as `offset_min` and `offset_max`.",
-        ge=0,
-        le=MAX_OFFSET,
-    ),
-]
-OffsetMaxParam = Annotated[
-    int | None,
-    Query(
-        description="Kafka offset at most this (inclusive); needs `partition`, not below "
-        "`offset_min`.",
-        ge=0,
-        le=MAX_OFFSET,
-    ),
-]
-# Declared as strings in date-time format: the query layer parses them (and repairs a '+'
-# that arrived decoded as a space), so one parser decides for the API and the web UI.
-_DATE_TIME = {"format": "date-time"}
-SinceParam = Annotated[
-    str | None,
-    Query(
-        description="RFC 3339; `ingested_at` at or after it.",
-        examples=["2026-01-31T00:00:00Z"],
-        json_schema_extra=_DATE_TIME,
-    ),
-]
-UntilParam = Annotated[
-    str | None,
-    Query(
-        description="RFC 3339; `ingested_at` before it (exclusive). Later than `since`.",
-        json_schema_extra=_DATE_TIME,
-    ),
-]
-LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1..{MAX_LIMIT}.")]
-CursorParam = Annotated[
-    str | None,
-    Query(
-        max_length=200,
-        description="`next_cursor` of the previous page: opaque and signed; the order (newest "
-        "first, by id) stays stable while new records arrive.",
-        json_schema_extra=_TEXT,
-    ),
-]
-OrderParam = Annotated[
-    Literal["desc", "asc"],
-    Query(
-        description="`desc`: newest first by id (the default). `asc`: oldest first in commit "
-        "order, for incremental reads: only records whose transaction committed before every "
-        "one still running, in (transaction, id) order, so a client polling with "
-        "`next_cursor` never misses a batch that took its ids first and committed last (ids "
-        "may step back where two writers' batches meet). `next_cursor` is always given; an "
-        "empty page means caught up for now.",
-    ),
-]
-SelectParam = Annotated[
-    str | None,
-    Query(
-        description="Comma-separated record fields to answer with (`id,name,payload`), in "
-        f"the record's own order: {', '.join(RECORD_FIELDS)}; each record then has only "
-        "those. Top-level fields only; not with `format=csv`.",
-        examples=["id,kafka,payload"],
-        json_schema_extra=_TEXT,
-    ),
-]
-FormatParam = Annotated[
-    Literal["json", "ndjson", "csv"] | None,
-    Query(
-        description="`json` (the default: a page). `ndjson` or `csv`: an export of every "
-        "matching record from `cursor` on, in the order asked, streamed (whole records, one "
-        "per line; CSV: a header row, the document as JSON in the last column); not with "
-        "`limit`. Without it, `Accept: application/x-ndjson` or `text/csv` asks for the same.",
-    ),
-]
-AfterParam = Annotated[
-    int | None,
-    Query(
-        description="With `order=asc`: start after this record (its place in commit order), "
-        "e.g. the id of the last record already read; `0` or absent: from the oldest. Not "
-        "with `cursor`.",
-        ge=0,
-        le=MAX_ID,
-    ),
-]
 
 
 async def _read(request: Request, make_steps: Callable[..., Any], *args: Any) -> Any:
@@ -288,6 +112,7 @@ async def _list_page(
         415: {"model": models.Problem, "description": "Content type is not application/json."},
     },
     openapi_extra={
+        **documented((params.KEY_VALUE_LIMIT,)),
         "requestBody": {
             "required": True,
             "content": {
@@ -300,17 +125,13 @@ async def _list_page(
                     },
                 }
             },
-        }
+        },
     },
 )
-async def query_unstructured_data(
-    request: Request,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Most records answered (newest first).")
-    ] = MAX_LIMIT,
-) -> Response:
+async def query_unstructured_data(request: Request) -> Response:
     """Typed match: `30` matches the number, `"30"` the string. At most `limit` records, newest
     first; the `X-Result-Truncated: true` header says more matched."""
+    limit = parse_key_value_limit(request.query_params.multi_items())
     body = await read_json_body(request)
     record_filter = parse_key_value_body(body)
     context = ctx(request)
@@ -323,6 +144,8 @@ async def query_unstructured_data(
 
 _EXPORT_TEXT = {"schema": {"type": "string"}}
 _NOT_FILTERS = ("format", "select")  # how the answer looks, not which records
+_LISTING = (*params.DOCUMENT, params.SINCE, params.UNTIL, *params.ORDERING, *params.PAGE,
+            params.SELECT, export.FORMAT)  # fmt: skip
 
 
 @router.get(
@@ -335,40 +158,19 @@ _NOT_FILTERS = ("format", "select")  # how the answer looks, not which records
             "description": "A page (JSON), or an export (NDJSON, CSV) with `format`/`Accept`.",
         }
     },
+    openapi_extra=documented(_LISTING),
 )
-async def list_records(
-    request: Request,
-    key: KeyParam = None,
-    value: ValueParam = None,
-    has_key: HasKeyParam = None,
-    contains: ContainsParam = None,
-    jsonpath: JsonPathParam = None,
-    kind: KindParam = None,
-    name: NameParam = None,
-    age_min: AgeMinParam = None,
-    age_max: AgeMaxParam = None,
-    source: SourceParam = None,
-    partition: PartitionParam = None,
-    offset_min: OffsetMinParam = None,
-    offset_max: OffsetMaxParam = None,
-    since: SinceParam = None,
-    until: UntilParam = None,
-    order: OrderParam = "desc",
-    after: AfterParam = None,
-    limit: LimitParam = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
-    select: SelectParam = None,
-    format: FormatParam = None,
-) -> Response:
+async def list_records(request: Request) -> Response:
     """All filters combine with AND. Newest first: follow `next_cursor` until it is null to
     read everything. `order=asc`: follow `next_cursor` for ever to tail new records."""
     context = ctx(request)
-    kind = export.choose_format(format, request.headers.get("accept"))
-    fields = parse_select(select)
+    query = request.query_params
+    kind = export.choose_format(query.get("format"), request.headers.get("accept"))
+    fields = parse_select(query.get("select"))
     if fields is not None and kind == "csv":
         raise InvalidQuery("select", "not with format=csv (its columns are fixed)")
     shape = None if fields is None else functools.partial(render.project, names=fields)
-    pairs = [(n, v) for n, v in request.query_params.multi_items() if n not in _NOT_FILTERS]
+    pairs = [(n, v) for n, v in query.multi_items() if n not in _NOT_FILTERS]
     if kind == "json" and shape is None:
         return await records_page(request, *parse_record_params(pairs, context.codec,
                                                                  incremental=True))  # fmt: skip
@@ -411,11 +213,11 @@ _CACHE_HEADERS = {
         },
         404: {"model": models.Problem, "description": "No record with this id."},
     },
+    openapi_extra=documented((params.SELECT,)),
 )
 async def get_record(
     request: Request,
     record_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    select: SelectParam = None,
     if_none_match: Annotated[
         str | None,
         Header(
@@ -426,7 +228,8 @@ async def get_record(
 ) -> Response:
     """A stored record never changes: the answer has a strong `ETag` and
     `Cache-Control: private, max-age=31536000, immutable`."""
-    return await record_answer(request, record_id, parse_select(select), if_none_match)
+    fields = parse_select(request.query_params.get("select"))
+    return await record_answer(request, record_id, fields, if_none_match)
 
 
 async def record_answer(
@@ -449,28 +252,9 @@ async def record_answer(
     "/dead-letters",
     summary="Dead letters (refused input), newest first, paged",
     response_model=models.DeadLetterPage,
+    openapi_extra=documented(params.DEAD_LETTERS),
 )
-async def list_dead_letters(
-    request: Request,
-    reason: Annotated[
-        str | None, Query(description="e.g. `invalid-json`", json_schema_extra=_TEXT)
-    ] = None,
-    origin: Annotated[
-        str | None,
-        Query(description="`publisher`, `ingestor`, `web`", json_schema_extra=_TEXT),
-    ] = None,
-    stage: Annotated[str | None, Query(json_schema_extra=_TEXT)] = None,
-    source: SourceParam = None,
-    since: Annotated[
-        str | None, Query(description="`created_at` at or after.", json_schema_extra=_DATE_TIME)
-    ] = None,
-    until: Annotated[
-        str | None,
-        Query(description="`created_at` before; later than `since`.", json_schema_extra=_DATE_TIME),
-    ] = None,
-    limit: LimitParam = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
-) -> Response:
+async def list_dead_letters(request: Request) -> Response:
     return await _list_page(
         request,
         parse_dead_letter_params,
@@ -511,22 +295,10 @@ async def get_stats(request: Request) -> models.Stats:
             "record JSON), `: heartbeat` comments in between.",
         }
     },
+    openapi_extra=documented(params.STREAM),
 )
 async def stream_records(
     request: Request,
-    key: KeyParam = None,
-    value: ValueParam = None,
-    has_key: HasKeyParam = None,
-    contains: ContainsParam = None,
-    jsonpath: JsonPathParam = None,
-    kind: KindParam = None,
-    name: NameParam = None,
-    age_min: AgeMinParam = None,
-    age_max: AgeMaxParam = None,
-    source: SourceParam = None,
-    partition: PartitionParam = None,
-    offset_min: OffsetMinParam = None,
-    offset_max: OffsetMaxParam = None,
     last_event_id: Annotated[
         str | None,
         Header(

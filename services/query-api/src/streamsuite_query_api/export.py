@@ -9,11 +9,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from streamsuite_common.query import CursorCodec, InvalidQuery, Page, RecordFilter, render
 from streamsuite_common.query import read as query_read
+from streamsuite_common.query.params import Param
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 MEDIA_TYPES = {"ndjson": NDJSON, "csv": f"{CSV}; charset=utf-8"}
 FORMATS = ("json", *MEDIA_TYPES)
+FORMAT = Param(
+    "format", "choice",
+    "`json` (the default: a page). `ndjson` or `csv`: an export of every matching record from "
+    "`cursor` on, in the order asked, streamed (whole records, one per line; CSV: a header "
+    "row, the document as JSON in the last column); not with `limit`. Without it, "
+    "`Accept: application/x-ndjson` or `text/csv` asks for the same.",
+    choices=FORMATS,
+)  # fmt: skip
 _BY_ACCEPT = {NDJSON: "ndjson", "application/jsonl": "ndjson", CSV: "csv"}
 
 

@@ -1,12 +1,11 @@
-"""The hot reads without FastAPI's parameter machinery: its dependency solving and validation
-were about a quarter of a by-id answer's time, and a fifth of a list page's (21 parameters).
+"""The hot reads without FastAPI's request machinery: its dependency solving and validation
+were about a quarter of a by-id answer's time, and a fifth of a list page's.
 
 - ``GET /api/v1/records/{id}`` with no query string is answered by the same code as the
   declared route; anything else (a query string, an id out of range, a HEAD) goes to it.
-- ``GET /api/v1/records`` as a JSON page: the declared route validates each parameter through
-  FastAPI and then parses them all with the query layer's parser, which decides alone here.
-  What the parser refuses goes to the declared route, so every error is that route's own, and
-  so do exports (``format``, ``Accept``) and ``select``.
+- ``GET /api/v1/records`` as a JSON page: parsed by the query layer's parser, as the declared
+  route parses it. What the parser refuses goes to the declared route, so every error is that
+  route's own, and so do exports (``format``, ``Accept``) and ``select``.
 
 The declared routes stay for the OpenAPI document and the rest. Errors raised here reach the
 app's exception handlers like any route's."""

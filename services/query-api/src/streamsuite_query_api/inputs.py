@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from streamsuite_common.query import InvalidQuery
+from streamsuite_query_api import parameters
 from streamsuite_query_api.errors import ApiError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -18,9 +19,10 @@ def _declared(request: Request) -> tuple[str, ...]:
         return ()
     key = id(route)
     if key not in _ALLOWED_CACHE:
-        # The routes declare every query parameter in their own signature (none in
-        # sub-dependencies), so the route's own list is complete.
-        _ALLOWED_CACHE[key] = tuple(param.alias for param in route.dependant.query_params)
+        # A route's query parameters are those it documents from their declarations
+        # (``parameters.documented``) and any in its own signature (none in sub-dependencies).
+        declared = tuple(param.alias for param in route.dependant.query_params)
+        _ALLOWED_CACHE[key] = (*parameters.names(route.openapi_extra), *declared)
     return _ALLOWED_CACHE[key]
 
 

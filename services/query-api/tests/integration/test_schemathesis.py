@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import psycopg2
@@ -26,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from devstack.testing import bearer, jwt_test_settings
 from streamsuite_common.config import DatabaseSettings, HttpSettings, LogSettings
+from streamsuite_common.query.params import MAX_CONTAINS_CHARS
 from streamsuite_query_api.app import create_app
 from streamsuite_query_api.config import QueryApiConfig, QueryApiSettings
 
@@ -138,6 +140,11 @@ def real_cursors(live_api) -> dict[str, str]:
     return cursors
 
 
+def _moment(text: str) -> datetime:
+    """A generated RFC 3339 date-time, compared in time, not as text (Z or +hh:mm)."""
+    return datetime.fromisoformat(text.replace(" ", "+"))
+
+
 def _follow_documented_rules(case, real_cursors: dict[str, str]) -> None:
     """The rules a JSON Schema cannot state, which the document states in words: `key` and
     `value` come together; a key path has at most 4 digits-only segments; `contains` is JSON;
@@ -154,15 +161,16 @@ def _follow_documented_rules(case, real_cursors: dict[str, str]) -> None:
     for name in ("key", "has_key"):
         if _index_segments(query.get(name)) > 4:
             query[name] = "items.0.price"
-    if "since" in query and "until" in query and query["until"] <= query["since"]:
-        del query["until"]  # both generated as ...Z: later in text is later in time
+    if "since" in query and "until" in query and _moment(query["until"]) <= _moment(query["since"]):
+        del query["until"]
     if "age_min" in query and "age_max" in query and int(query["age_max"]) < int(query["age_min"]):
         del query["age_max"]
     if ("key" in query) != ("value" in query):
         query.setdefault("key", "age")
         query.setdefault("value", "36")
-    if "contains" in query:
-        query["contains"] = json.dumps(query["contains"])
+    if "contains" in query:  # as JSON, still within the documented length
+        fragment = json.dumps(query["contains"], ensure_ascii=False)
+        query["contains"] = fragment if len(fragment) <= MAX_CONTAINS_CHARS else '{"n": 30}'
     if "jsonpath" in query:
         query["jsonpath"] = "$.age > 30"
     if ("offset_min" in query or "offset_max" in query) and "partition" not in query:

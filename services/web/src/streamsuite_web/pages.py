@@ -25,7 +25,8 @@ from streamsuite_common.query import (
     parse_stream_params,
 )
 from streamsuite_common.query import read as query_read
-from streamsuite_common.query.filters import MAX_LIMIT, STREAM_PARAMS
+from streamsuite_common.query.filters import STREAM_PARAMS
+from streamsuite_common.query.params import MAX_LIMIT
 from streamsuite_common.slot_response import event_stream
 from streamsuite_web import (
     access,

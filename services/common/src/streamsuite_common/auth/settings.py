@@ -238,6 +238,6 @@ class LimitSettings:
         "SCAN_CONCURRENCY",
         2,
         parse=as_int(1, 10_000),
-        help="Requests with an unindexed filter (`jsonpath`, `has_key`) one client may have "
+        help="Requests with a filter that may scan (`jsonpath`, `has_key`) one client may have "
         "in flight.",
     )

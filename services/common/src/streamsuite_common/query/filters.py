@@ -11,8 +11,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from streamsuite_common.query import params
 from streamsuite_common.query.cursor import CursorCodec, CursorError
 from streamsuite_common.query.errors import InvalidQuery
+from streamsuite_common.query.params import (
+    DEFAULT_LIMIT,
+    RECORD_FIELDS,
+    Param,
+)
 from streamsuite_common.query.values import (
     check_text,
     parse_json,
@@ -21,40 +27,18 @@ from streamsuite_common.query.values import (
     value_from_param,
 )
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
-MAX_TEXT_CHARS = 1024
-MAX_JSONPATH_CHARS = 1024
-MAX_CONTAINS_CHARS = 16 * 1024
-MAX_VALUE_CHARS = 16 * 1024
-KINDS = ("relational", "unstructured")
-_INT32 = (-(2**31), 2**31 - 1)
-MAX_PARTITION = 2**31 - 1  # Kafka partitions are int32
-MAX_OFFSET = 2**63 - 1  # and offsets int64
-MAX_ID = 2**63 - 1
-ORDERS = ("desc", "asc")
-
 RECORDS_SCOPE = "records"
 RECORDS_ASC_SCOPE = "records-asc"  # a commit-order position, not an id: not interchangeable
 DEAD_LETTERS_SCOPE = "dead_letters"
 
-# The filters of a record itself, shared by the record listing and the stream.
-DOCUMENT_PARAMS = (
-    "key", "value", "has_key", "contains", "jsonpath", "kind", "name", "age_min", "age_max",
-    "source", "partition", "offset_min", "offset_max",
-)  # fmt: skip
-PAGE_PARAMS = ("limit", "cursor")
-RECORD_PARAMS = (*DOCUMENT_PARAMS, "since", "until", *PAGE_PARAMS)
-ORDER_PARAMS = ("order", "after")  # the query API's incremental reads (``incremental=True``)
-STREAM_PARAMS = DOCUMENT_PARAMS
-DEAD_LETTER_PARAMS = ("reason", "origin", "stage", "source", "since", "until", *PAGE_PARAMS)
-
-
-# The fields of a record, in the order its JSON has them (``sql.record_json_sql``).
-RECORD_FIELDS = (
-    "id", "kind", "source", "sha256", "doc_index", "name", "age", "payload", "kafka",
-    "produced_at", "ingested_at",
-)  # fmt: skip
+# The parameter names of each reading, from their declarations (``params``).
+DOCUMENT_PARAMS = params.names(params.DOCUMENT)
+PAGE_PARAMS = params.names(params.PAGE)
+RECORD_PARAMS = params.names(params.RECORDS)
+ORDER_PARAMS = params.names(params.ORDERING)
+STREAM_PARAMS = params.names(params.STREAM)
+DEAD_LETTER_PARAMS = params.names(params.DEAD_LETTERS)
+SINCE, UNTIL = params.SINCE.name, params.UNTIL.name  # the same names where dead letters have them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,30 +101,44 @@ def _single_values(
     return values
 
 
-def _text(values: Mapping[str, str], name: str, limit: int = MAX_TEXT_CHARS) -> str | None:
-    text = values.get(name)
+def _text(values: Mapping[str, str], param: Param) -> str | None:
+    text = values.get(param.name)
     if text is None:
         return None
-    check_text(name, text)
-    if not text:
-        raise InvalidQuery(name, "must not be empty (leave the parameter out instead)")
-    if len(text) > limit:
-        raise InvalidQuery(name, f"longer than {limit} characters ({len(text)})")
+    check_text(param.name, text)
+    if not text and not param.allow_empty:
+        raise InvalidQuery(param.name, "must not be empty (leave the parameter out instead)")
+    if param.max_chars is not None and len(text) > param.max_chars:
+        raise InvalidQuery(param.name, f"longer than {param.max_chars} characters ({len(text)})")
     return text
 
 
-def _int(values: Mapping[str, str], name: str, low: int, high: int) -> int | None:
-    text = values.get(name)
+def _int(values: Mapping[str, str], param: Param) -> int | None:
+    text = values.get(param.name)
     if text is None:
         return None
     stripped = text.strip()
     body = stripped[1:] if stripped[:1] in "+-" else stripped
     if not body.isascii() or not body.isdigit() or len(body) > 19:
-        raise InvalidQuery(name, f"expected a whole number, got {text[:40]!r}")
+        raise InvalidQuery(param.name, f"expected a whole number, got {text[:40]!r}")
     number = int(stripped)
+    low, high = param.minimum, param.maximum
+    assert low is not None
+    assert high is not None
     if not low <= number <= high:
-        raise InvalidQuery(name, f"must be between {low} and {high}, got {number}")
+        raise InvalidQuery(param.name, f"must be between {low} and {high}, got {number}")
     return number
+
+
+def _choice(values: Mapping[str, str], param: Param) -> str | None:
+    text = values.get(param.name)
+    if text is None:
+        return param.default if isinstance(param.default, str) else None
+    if text not in param.choices:
+        raise InvalidQuery(
+            param.name, f"must be one of {', '.join(param.choices)}; got {text[:40]!r}"
+        )
+    return text
 
 
 def parse_timestamp(name: str, text: str) -> datetime:
@@ -173,15 +171,15 @@ def parse_timestamp(name: str, text: str) -> datetime:
 
 
 def _time_range(values: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
-    since = parse_timestamp("since", values["since"]) if "since" in values else None
-    until = parse_timestamp("until", values["until"]) if "until" in values else None
+    since = parse_timestamp(SINCE, values[SINCE]) if SINCE in values else None
+    until = parse_timestamp(UNTIL, values[UNTIL]) if UNTIL in values else None
     if since is not None and until is not None and since >= until:
         raise InvalidQuery("until", "must be later than since")
     return since, until
 
 
 def _page(values: Mapping[str, str], codec: CursorCodec, scope: str) -> Page:
-    limit = _int(values, "limit", 1, MAX_LIMIT)
+    limit = _int(values, params.LIMIT)
     before_id = None
     if "cursor" in values:
         try:
@@ -199,24 +197,20 @@ def _document_filter(values: Mapping[str, str]) -> dict[str, Any]:
         raise InvalidQuery(missing, f"required together with {other}")
     if "key" in values:
         out["key"] = parse_key_path("key", values["key"])
-        text = values["value"]
-        if len(text) > MAX_VALUE_CHARS:
-            raise InvalidQuery("value", f"longer than {MAX_VALUE_CHARS} characters")
+        text = _text(values, params.VALUE)
+        assert text is not None
         out["value"] = to_json_text("value", value_from_param("value", text))
     if "has_key" in values:
         out["has_key"] = parse_key_path("has_key", values["has_key"])
-    contains = _text(values, "contains", MAX_CONTAINS_CHARS)
+    contains = _text(values, params.CONTAINS)
     if contains is not None:
         out["contains"] = to_json_text("contains", parse_json("contains", contains))
-    out["jsonpath"] = _text(values, "jsonpath", MAX_JSONPATH_CHARS)
-    kind = values.get("kind")
-    if kind is not None and kind not in KINDS:
-        raise InvalidQuery("kind", f"must be one of {', '.join(KINDS)}; got {kind[:40]!r}")
-    out["kind"] = kind
-    out["name"] = _text(values, "name")
-    out["source"] = _text(values, "source")
-    out["age_min"] = _int(values, "age_min", *_INT32)
-    out["age_max"] = _int(values, "age_max", *_INT32)
+    out["jsonpath"] = _text(values, params.JSONPATH)
+    out["kind"] = _choice(values, params.KIND)
+    out["name"] = _text(values, params.NAME)
+    out["source"] = _text(values, params.SOURCE)
+    out["age_min"] = _int(values, params.AGE_MIN)
+    out["age_max"] = _int(values, params.AGE_MAX)
     if (
         out["age_min"] is not None
         and out["age_max"] is not None
@@ -229,9 +223,9 @@ def _document_filter(values: Mapping[str, str]) -> dict[str, Any]:
 
 def _kafka_coordinates(values: Mapping[str, str]) -> dict[str, int | None]:
     """``partition``, ``offset_min``, ``offset_max`` (inclusive; both for one offset)."""
-    partition = _int(values, "partition", 0, MAX_PARTITION)
-    offset_min = _int(values, "offset_min", 0, MAX_OFFSET)
-    offset_max = _int(values, "offset_max", 0, MAX_OFFSET)
+    partition = _int(values, params.PARTITION)
+    offset_min = _int(values, params.OFFSET_MIN)
+    offset_max = _int(values, params.OFFSET_MAX)
     for name, offset in (("offset_min", offset_min), ("offset_max", offset_max)):
         # Offsets count per partition; alone they would match a record of every partition
         # (and no index serves them without the partition).
@@ -262,16 +256,13 @@ def parse_record_params(
 def _record_page(values: Mapping[str, str], codec: CursorCodec) -> Page:
     """Newest first by id (a cursor holds an id), or oldest first in commit order (a cursor
     holds a position; ``after`` starts after a record)."""
-    order = values.get("order", "desc")
-    if order not in ORDERS:
-        raise InvalidQuery("order", f"must be one of {', '.join(ORDERS)}; got {order[:40]!r}")
-    if order == "desc":
+    if _choice(values, params.ORDER) == "desc":
         if "after" in values:
             raise InvalidQuery("after", "only with order=asc (newest first pages with cursor)")
         return _page(values, codec, RECORDS_SCOPE)
     if "after" in values and "cursor" in values:
         raise InvalidQuery("after", "give after or cursor, not both")
-    limit = _int(values, "limit", 1, MAX_LIMIT)
+    limit = _int(values, params.LIMIT)
     position = None
     if "cursor" in values:
         try:
@@ -282,7 +273,7 @@ def _record_page(values: Mapping[str, str], codec: CursorCodec) -> Page:
         limit=DEFAULT_LIMIT if limit is None else limit,
         ascending=True,
         position=position,
-        after_id=_int(values, "after", 0, MAX_ID),
+        after_id=_int(values, params.AFTER),
     )
 
 
@@ -297,14 +288,20 @@ def parse_dead_letter_params(
     values = _single_values(pairs, DEAD_LETTER_PARAMS)
     since, until = _time_range(values)
     dead_filter = DeadLetterFilter(
-        reason=_text(values, "reason"),
-        origin=_text(values, "origin"),
-        stage=_text(values, "stage"),
-        source=_text(values, "source"),
+        reason=_text(values, params.REASON),
+        origin=_text(values, params.ORIGIN),
+        stage=_text(values, params.STAGE),
+        source=_text(values, params.SOURCE),
         since=since,
         until=until,
     )
     return dead_filter, _page(values, codec, DEAD_LETTERS_SCOPE)
+
+
+def parse_key_value_limit(pairs: Iterable[tuple[str, str]] | Mapping[str, str]) -> int:
+    """The query string of ``POST /api/v1/query_unstructured_data``: its ``limit``."""
+    limit = _int(_single_values(pairs, (params.KEY_VALUE_LIMIT.name,)), params.KEY_VALUE_LIMIT)
+    return params.MAX_LIMIT if limit is None else limit
 
 
 def parse_key_value_body(body: bytes) -> RecordFilter:
