@@ -5,11 +5,11 @@ shared library does not."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import Any
 
 from streamsuite_common.config import HttpSettings
-from streamsuite_common.shutdown import Shutdown
 
 GRACE_S = 10
 
@@ -38,5 +38,10 @@ def serve(app: Any, http: HttpSettings, *, on_exit: Callable[[], None]) -> None:
     )
     # uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again for the
     # handler that was there before: this one, so a requested stop ends with exit code 0.
-    Shutdown().install()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _served)
     server.run()
+
+
+def _served(_signum: int, _frame: Any) -> None:
+    """uvicorn has stopped serving by the time this runs, and logged why."""

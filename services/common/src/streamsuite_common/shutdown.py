@@ -50,9 +50,11 @@ class Shutdown:
 
     def _relay(self, read_end: int) -> None:
         while signums := os.read(read_end, 64):
-            for signum in signums:
-                log.info("shutdown requested", signal=signal.Signals(signum).name)
-                self.request()
+            # Only the first is logged: a later one may come while the process is exiting,
+            # and a daemon thread writing then can abort the interpreter.
+            if not self.requested:
+                log.info("shutdown requested", signal=signal.Signals(signums[0]).name)
+            self.request()
 
     def request(self) -> None:
         self.event.set()
