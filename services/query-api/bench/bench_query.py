@@ -63,7 +63,7 @@ from devstack.stack import read_env_file
 from streamsuite_common.config import DatabaseSettings
 from streamsuite_common.db import connect_kwargs
 from streamsuite_common.query import Page, RecordFilter
-from streamsuite_common.query.filters import MAX_LIMIT
+from streamsuite_common.query.params import MAX_LIMIT
 from streamsuite_common.query.sql import (
     FIRST_WINDOW,
     STATS_SQL,
