@@ -206,4 +206,9 @@ def publisher_process(
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-                process.wait(60)
+                try:
+                    process.wait(60)
+                except subprocess.TimeoutExpired:
+                    process.kill()  # a stop that hangs fails its test, not the rest of the run
+                    process.wait()
+                    raise

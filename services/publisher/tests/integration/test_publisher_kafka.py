@@ -33,6 +33,8 @@ from streamsuite_publisher.config import DEFAULTS, PublisherConfig
 from streamsuite_publisher.service import PublisherService
 from streamsuite_publisher.spool import HEARTBEAT, Spool
 
+from .conftest import started
+
 # The project's shared notes sit beside the checkout.
 SAMPLES = repo_root().parent / "shared" / "samples"
 
@@ -102,13 +104,15 @@ def start_process(tree: dict, inbox: Path, workdir: Path, *args: str) -> subproc
     """The publisher as its own process (for kill tests and several publishers at once)."""
     path = workdir / f"publisher-{time.monotonic_ns()}.yaml"
     path.write_text(yaml.safe_dump(tree))
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "streamsuite_publisher", "--cfg", str(path), "--dir", str(inbox),
          *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={k: v for k, v in os.environ.items() if not k.startswith("STREAMSUITE_")},
     )  # fmt: skip
+    started.append(process)
+    return process
 
 
 def read_topic(kafka: KafkaSettings, topic: str) -> list[Message]:
