@@ -26,8 +26,7 @@ def parse(param: params.Param, text: str) -> None:
 
 
 INTEGERS = [p for p in RECORD_PARAMS + params.DEAD_LETTERS if p.kind == "integer"]
-TEXTS = [p for p in RECORD_PARAMS + params.DEAD_LETTERS
-         if p.kind in ("text", "json") and p.name != "cursor"]  # fmt: skip
+TEXTS = [p for p in RECORD_PARAMS + params.DEAD_LETTERS if p.kind in ("text", "json")]
 CHOICES = [p for p in RECORD_PARAMS if p.kind == "choice"]
 
 

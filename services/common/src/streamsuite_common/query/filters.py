@@ -38,7 +38,6 @@ RECORD_PARAMS = params.names(params.RECORDS)
 ORDER_PARAMS = params.names(params.ORDERING)
 STREAM_PARAMS = params.names(params.STREAM)
 DEAD_LETTER_PARAMS = params.names(params.DEAD_LETTERS)
-SINCE, UNTIL = params.SINCE.name, params.UNTIL.name  # the same names where dead letters have them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +170,8 @@ def parse_timestamp(name: str, text: str) -> datetime:
 
 
 def _time_range(values: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
-    since = parse_timestamp(SINCE, values[SINCE]) if SINCE in values else None
-    until = parse_timestamp(UNTIL, values[UNTIL]) if UNTIL in values else None
+    since = parse_timestamp("since", values["since"]) if "since" in values else None
+    until = parse_timestamp("until", values["until"]) if "until" in values else None
     if since is not None and until is not None and since >= until:
         raise InvalidQuery("until", "must be later than since")
     return since, until
@@ -181,9 +180,10 @@ def _time_range(values: Mapping[str, str]) -> tuple[datetime | None, datetime | 
 def _page(values: Mapping[str, str], codec: CursorCodec, scope: str) -> Page:
     limit = _int(values, params.LIMIT)
     before_id = None
-    if "cursor" in values:
+    cursor = _text(values, params.CURSOR)
+    if cursor is not None:
         try:
-            before_id = codec.decode(scope, values["cursor"])
+            before_id = codec.decode(scope, cursor)
         except CursorError as exc:
             raise InvalidQuery("cursor", f"invalid: {exc}") from None
     return Page(limit=DEFAULT_LIMIT if limit is None else limit, before_id=before_id)
@@ -264,9 +264,10 @@ def _record_page(values: Mapping[str, str], codec: CursorCodec) -> Page:
         raise InvalidQuery("after", "give after or cursor, not both")
     limit = _int(values, params.LIMIT)
     position = None
-    if "cursor" in values:
+    cursor = _text(values, params.CURSOR)
+    if cursor is not None:
         try:
-            position = codec.decode_position(RECORDS_ASC_SCOPE, values["cursor"])
+            position = codec.decode_position(RECORDS_ASC_SCOPE, cursor)
         except CursorError as exc:
             raise InvalidQuery("cursor", f"invalid: {exc}") from None
     return Page(
